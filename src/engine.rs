@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The stress engine: one run starts N kernel threads at once, each making a
+//! single `request_module()` or `get_fs_type()` call, joins every one of them,
+//! and sums the results up the way lib/test_kmod.c does.
+
+use crate::ffi;
+use kernel::{
+    prelude::*,
+    str::{CStr, CString},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
+};
+
+/// `request_module()`'s result when modprobe says "module not found": its exit
+/// status 1, as a wait status.
+pub(crate) const MODULE_NOT_FOUND: i32 = 256;
+
+/// What each thread of a run calls (`config_test_case`: 1 or 2, as in C).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TestCase {
+    /// `request_module(config_test_driver)`.
+    Driver = 1,
+    /// `get_fs_type(config_test_fs)`.
+    FsType = 2,
+}
+
+impl TestCase {
+    /// Decodes the sysfs value; anything but 1 or 2 is not a test case.
+    pub(crate) fn from_u32(value: u32) -> Option<Self> {
+        match value {
+            1 => Some(Self::Driver),
+            2 => Some(Self::FsType),
+            _ => None,
+        }
+    }
+
+    /// The C driver's name for it, as shown in `config`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Driver => "TEST_KMOD_DRIVER",
+            Self::FsType => "TEST_KMOD_FS_TYPE",
+        }
+    }
+}
+
+/// One run: what to call, on which name, with how many threads.
+pub(crate) struct Plan<'a> {
+    pub(crate) case: TestCase,
+    pub(crate) name: &'a CStr,
+    pub(crate) threads: u32,
+    /// Test hook: behave as if starting thread number N failed with -ENOMEM,
+    /// to exercise the clean-up path (which deadlocks in the C driver).
+    pub(crate) fail_spawn_at: Option<u32>,
+}
+
+impl<'a> Plan<'a> {
+    pub(crate) fn new(case: TestCase, name: &'a CStr, threads: u32) -> Self {
+        Self {
+            case,
+            name,
+            threads,
+            fail_spawn_at: None,
+        }
+    }
+}
+
+/// What a run observed.
+pub(crate) struct Outcome {
+    /// The return of each thread that was started, in thread order:
+    /// `request_module()`'s value, or for a file system 0 when found and
+    /// -EINVAL when not (the C driver's `tally_work_test()`).
+    pub(crate) threads: KVec<i32>,
+    /// Why thread number `threads.len()` could not be started, if one could
+    /// not.  The threads before it ran to the end and were joined.
+    pub(crate) spawn_error: Option<Error>,
+}
+
+impl Outcome {
+    /// The run's result as `test_result` shows it: the last non-zero thread
+    /// return (C's "only capture errors, if one is found that's enough"), or
+    /// the error that stopped the run from starting all its threads.
+    pub(crate) fn result(&self) -> Result<i32> {
+        match self.spawn_error {
+            Some(e) => Err(e),
+            None => Ok(aggregate(&self.threads)),
+        }
+    }
+}
+
+/// C's `tally_up_work()`: the last non-zero value wins, 0 if there is none.
+pub(crate) fn aggregate(returns: &[i32]) -> i32 {
+    returns.iter().rev().copied().find(|&r| r != 0).unwrap_or(0)
+}
+
+/// Marks a thread slot that no thread wrote (cannot be a real return value).
+const NOT_RUN: i32 = i32::MIN;
+
+/// What all threads of a run share; every thread writes only its own slot.
+struct Shared {
+    case: TestCase,
+    name: CString,
+    returns: KVec<Atomic<i32>>,
+}
+
+impl Shared {
+    fn run_thread(&self, index: usize) {
+        let ret = match self.case {
+            TestCase::Driver => ffi::request_module(&self.name),
+            // Like C, the module reference is dropped at once: the run only
+            // asks whether the file system could be had.
+            TestCase::FsType => match ffi::FsType::get(&self.name) {
+                Some(_fs) => 0,
+                None => EINVAL.to_errno(),
+            },
+        };
+        self.returns[index].store(ret, Relaxed);
+    }
+}
+
+/// Runs `plan`: starts its threads one after the other, then waits for all.
+///
+/// Fails only when the run cannot be set up (no threads, no memory for the
+/// bookkeeping); a thread that cannot be started ends the run early with
+/// [`Outcome::spawn_error`] set, after the threads already started are joined.
+pub(crate) fn run(plan: &Plan<'_>) -> Result<Outcome> {
+    if plan.threads == 0 {
+        return Err(EINVAL);
+    }
+    let count = plan.threads as usize;
+    let mut returns = KVec::with_capacity(count, GFP_KERNEL)?;
+    for _ in 0..count {
+        returns.push(Atomic::new(NOT_RUN), GFP_KERNEL)?;
+    }
+    let shared = Arc::new(
+        Shared {
+            case: plan.case,
+            name: CString::try_from(plan.name)?,
+            returns,
+        },
+        GFP_KERNEL,
+    )?;
+
+    let mut threads = KVec::with_capacity(count, GFP_KERNEL)?;
+    let mut spawn_error = None;
+    for index in 0..plan.threads {
+        let started = if plan.fail_spawn_at == Some(index) {
+            Err(ENOMEM)
+        } else {
+            let shared = shared.clone();
+            ffi::spawn(index, move || shared.run_thread(index as usize))
+        };
+        match started {
+            // Cannot fail: the capacity was reserved above.
+            Ok(thread) => threads.push(thread, GFP_KERNEL)?,
+            Err(e) => {
+                pr_err!("starting thread {index} failed ({e:?}), stopping the run\n");
+                spawn_error = Some(e);
+                break;
+            }
+        }
+    }
+    let started = threads.len();
+    // Every started thread runs to the end and exits before we go on.
+    for thread in threads.drain_all() {
+        thread.join();
+    }
+
+    let mut outcome = KVec::with_capacity(started, GFP_KERNEL)?;
+    for slot in &shared.returns[..started] {
+        let ret = slot.load(Relaxed);
+        // A joined thread has always written its slot.
+        debug_assert!(ret != NOT_RUN);
+        outcome.push(ret, GFP_KERNEL)?;
+    }
+    Ok(Outcome {
+        threads: outcome,
+        spawn_error,
+    })
+}

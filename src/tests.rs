@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The KUnit suite `test_kmod`: each scenario of
+//! tools/testing/selftests/kmod/kmod.sh that makes sense inside the kernel,
+//! named after its id so that a CI failure points at the scenario, plus the
+//! stress engine's own edge cases.
+//!
+//! Every case asserts what the environment it runs in must give.  Without a
+//! userspace `modprobe` (`kunit.py run`: no root file system) every
+//! `request_module()` returns -ENOENT: the driver cases assert exactly that and
+//! then report SKIP with the reason, because kmod.sh's expectation (SUCCESS,
+//! MODULE_NOT_FOUND) needs a modprobe.  Where one exists (the module loaded in
+//! a VM) they assert kmod.sh's expectation.
+
+use kernel::prelude::*;
+
+#[kunit_tests(test_kmod)]
+mod suite {
+    use crate::{
+        engine::{self, aggregate, Outcome, Plan, TestCase, MODULE_NOT_FOUND},
+        ffi,
+    };
+    use kernel::{prelude::*, str::CStr};
+
+    /// kmod.sh's `DEFAULT_KMOD_DRIVER`: lib/test_module.c.
+    const DRIVER: &CStr = c"test_module";
+    /// kmod.sh's `MODPROBE_LIMIT`: the kernel's `MAX_KMOD_CONCURRENT`.
+    const MODPROBE_LIMIT: u32 = 50;
+    /// The C driver's default thread count (`TEST_START_NUM_THREADS`).
+    const DEFAULT_THREADS: u32 = 50;
+
+    /// kmod.sh's `DEFAULT_KMOD_FS` (xfs, a module) where a modprobe can load it;
+    /// otherwise ramfs, which is always built in, so that `get_fs_type()` can
+    /// still succeed.
+    fn test_fs() -> &'static CStr {
+        if ffi::modprobe_available() {
+            c"xfs"
+        } else {
+            c"ramfs"
+        }
+    }
+
+    fn run(case: TestCase, name: &CStr, threads: u32) -> Result<Outcome> {
+        engine::run(&Plan::new(case, name, threads))
+    }
+
+    /// Whether every thread of `outcome` returned `expected`.
+    fn all_threads(outcome: &Outcome, expected: i32) -> bool {
+        outcome.threads.iter().all(|&ret| ret == expected)
+    }
+
+    /// The `request_module()` result where no usermode helper can run.
+    fn no_modprobe() -> i32 {
+        ENOENT.to_errno()
+    }
+
+    /// Reports SKIP for a case whose kmod.sh expectation needs a modprobe, after
+    /// the caller asserted the -ENOENT it got instead.
+    fn skip_needs_modprobe(expectation: &str) {
+        ffi::kunit_mark_skipped(fmt!(
+            "no userspace modprobe: got -ENOENT as expected, {expectation} needs one"
+        ));
+    }
+
+    /// 0001: an empty module name: modprobe says "not found".
+    #[test]
+    fn kmod_test_0001_driver() -> Result {
+        let outcome = run(TestCase::Driver, c"", 1)?;
+        assert_eq!(outcome.threads.len(), 1);
+        if ffi::modprobe_available() {
+            assert_eq!(outcome.result()?, MODULE_NOT_FOUND);
+        } else {
+            assert_eq!(outcome.result()?, no_modprobe());
+            skip_needs_modprobe("MODULE_NOT_FOUND (256)");
+        }
+        Ok(())
+    }
+
+    /// 0001: an empty file system name is not found: -EINVAL.
+    #[test]
+    fn kmod_test_0001_fs() -> Result {
+        let outcome = run(TestCase::FsType, c"", 1)?;
+        assert_eq!(outcome.threads.len(), 1);
+        assert_eq!(outcome.result()?, EINVAL.to_errno());
+        Ok(())
+    }
+
+    /// 0002: a module that does not exist.
+    #[test]
+    fn kmod_test_0002_driver() -> Result {
+        let outcome = run(TestCase::Driver, c"nope-test_module", 1)?;
+        if ffi::modprobe_available() {
+            assert_eq!(outcome.result()?, MODULE_NOT_FOUND);
+        } else {
+            assert_eq!(outcome.result()?, no_modprobe());
+            skip_needs_modprobe("MODULE_NOT_FOUND (256)");
+        }
+        Ok(())
+    }
+
+    /// 0002: a file system that does not exist, with the default thread count.
+    #[test]
+    fn kmod_test_0002_fs() -> Result {
+        let outcome = run(TestCase::FsType, c"nope-xfs", DEFAULT_THREADS)?;
+        assert_eq!(outcome.threads.len(), DEFAULT_THREADS as usize);
+        assert!(all_threads(&outcome, EINVAL.to_errno()));
+        assert_eq!(outcome.result()?, EINVAL.to_errno());
+        Ok(())
+    }
+
+    /// 0003: `get_fs_type()` of an existing file system, one thread.
+    #[test]
+    fn kmod_test_0003() -> Result {
+        let outcome = run(TestCase::FsType, test_fs(), 1)?;
+        assert_eq!(outcome.threads.len(), 1);
+        assert_eq!(outcome.result()?, 0);
+        Ok(())
+    }
+
+    /// 0004: the same with two threads.
+    #[test]
+    fn kmod_test_0004() -> Result {
+        let outcome = run(TestCase::FsType, test_fs(), 2)?;
+        assert_eq!(outcome.threads.len(), 2);
+        assert!(all_threads(&outcome, 0));
+        Ok(())
+    }
+
+    /// 0005: `request_module()` of test_module from 50 threads at once.
+    #[test]
+    fn kmod_test_0005() -> Result {
+        let outcome = run(TestCase::Driver, DRIVER, DEFAULT_THREADS)?;
+        assert_eq!(outcome.threads.len(), DEFAULT_THREADS as usize);
+        if ffi::modprobe_available() {
+            assert!(all_threads(&outcome, 0));
+        } else {
+            assert!(all_threads(&outcome, no_modprobe()));
+            skip_needs_modprobe("SUCCESS of 50 request_module(test_module)");
+        }
+        Ok(())
+    }
+
+    /// 0006: `get_fs_type()` from 50 threads at once.
+    #[test]
+    fn kmod_test_0006() -> Result {
+        let outcome = run(TestCase::FsType, test_fs(), DEFAULT_THREADS)?;
+        assert_eq!(outcome.threads.len(), DEFAULT_THREADS as usize);
+        assert!(all_threads(&outcome, 0));
+        Ok(())
+    }
+
+    /// 0007: 0005 then 0006, one after the other.
+    #[test]
+    fn kmod_test_0007() -> Result {
+        let drivers = run(TestCase::Driver, DRIVER, DEFAULT_THREADS)?;
+        let fs = run(TestCase::FsType, test_fs(), DEFAULT_THREADS)?;
+        assert!(all_threads(&fs, 0));
+        if ffi::modprobe_available() {
+            assert!(all_threads(&drivers, 0));
+        } else {
+            assert!(all_threads(&drivers, no_modprobe()));
+            skip_needs_modprobe("SUCCESS of 50 request_module(test_module)");
+        }
+        Ok(())
+    }
+
+    /// 0008: more `request_module()` threads than modprobe may run at once
+    /// (limit + limit / 6 = 58): the extra ones wait for a slot.
+    #[test]
+    fn kmod_test_0008() -> Result {
+        let threads = MODPROBE_LIMIT + MODPROBE_LIMIT / 6;
+        let outcome = run(TestCase::Driver, DRIVER, threads)?;
+        assert_eq!(outcome.threads.len(), threads as usize);
+        if ffi::modprobe_available() {
+            assert!(all_threads(&outcome, 0));
+        } else {
+            assert!(all_threads(&outcome, no_modprobe()));
+            skip_needs_modprobe("SUCCESS of 58 request_module(test_module)");
+        }
+        Ok(())
+    }
+
+    /// 0009: more `get_fs_type()` threads than the modprobe limit
+    /// (limit + limit / 4 = 62).
+    #[test]
+    fn kmod_test_0009() -> Result {
+        let threads = MODPROBE_LIMIT + MODPROBE_LIMIT / 4;
+        let outcome = run(TestCase::FsType, test_fs(), threads)?;
+        assert_eq!(outcome.threads.len(), threads as usize);
+        assert!(all_threads(&outcome, 0));
+        Ok(())
+    }
+
+    /// 0010: a modprobe path that does not exist: -ENOENT.
+    #[test]
+    fn kmod_test_0010() -> Result {
+        #[cfg(not(MODULE))]
+        {
+            let old = ffi::modprobe_path::replace(b"/KMOD_TEST_NONEXISTENT");
+            let outcome = run(TestCase::Driver, DRIVER, 1);
+            // Put it back before any assertion can end the case.
+            ffi::modprobe_path::restore(old);
+            assert_eq!(outcome?.result()?, ENOENT.to_errno());
+        }
+        #[cfg(MODULE)]
+        ffi::kunit_mark_skipped(fmt!(
+            "modprobe_path is not exported to modules: kmod.sh 0010 covers it"
+        ));
+        Ok(())
+    }
+
+    /// 0011: an empty modprobe path disables module autoloading: -ENOENT
+    /// without trying to run anything (this once returned 0).
+    #[test]
+    fn kmod_test_0011() -> Result {
+        #[cfg(not(MODULE))]
+        {
+            let old = ffi::modprobe_path::replace(b"");
+            let outcome = run(TestCase::Driver, DRIVER, 1);
+            ffi::modprobe_path::restore(old);
+            assert_eq!(outcome?.result()?, ENOENT.to_errno());
+        }
+        #[cfg(MODULE)]
+        ffi::kunit_mark_skipped(fmt!(
+            "modprobe_path is not exported to modules: kmod.sh 0011 covers it"
+        ));
+        Ok(())
+    }
+
+    /// The smallest run: one thread, one result.
+    #[test]
+    fn engine_one_thread() -> Result {
+        let outcome = run(TestCase::FsType, c"ramfs", 1)?;
+        assert_eq!(outcome.threads.len(), 1);
+        assert_eq!(outcome.threads[0], 0);
+        assert!(outcome.spawn_error.is_none());
+        Ok(())
+    }
+
+    /// Four times the modprobe limit: every thread is started and joined and
+    /// reports its own result.
+    #[test]
+    fn engine_many_threads() -> Result {
+        let threads = 4 * MODPROBE_LIMIT;
+        let found = run(TestCase::FsType, c"ramfs", threads)?;
+        assert_eq!(found.threads.len(), threads as usize);
+        assert!(all_threads(&found, 0));
+        let missing = run(TestCase::FsType, c"nope-ramfs", threads)?;
+        assert_eq!(missing.threads.len(), threads as usize);
+        assert!(all_threads(&missing, EINVAL.to_errno()));
+        Ok(())
+    }
+
+    /// Zero threads is not a run.
+    #[test]
+    fn engine_zero_threads() {
+        assert!(run(TestCase::FsType, c"ramfs", 0).err() == Some(EINVAL));
+    }
+
+    /// Module names have room for 55 bytes (`MODULE_NAME_LEN` 56 with the
+    /// NUL): 56 bytes are refused with -ENAMETOOLONG before any modprobe.
+    #[test]
+    fn engine_name_length_limit() -> Result {
+        let mut fits = [b'a'; 56];
+        fits[55] = 0;
+        let fits = CStr::from_bytes_with_nul(&fits).map_err(|_| EINVAL)?;
+        let mut too_long = [b'a'; 57];
+        too_long[56] = 0;
+        let too_long = CStr::from_bytes_with_nul(&too_long).map_err(|_| EINVAL)?;
+
+        let long = run(TestCase::Driver, too_long, 2)?;
+        assert!(all_threads(&long, ENAMETOOLONG.to_errno()));
+        let fitting = run(TestCase::Driver, fits, 1)?;
+        let expected = if ffi::modprobe_available() {
+            MODULE_NOT_FOUND
+        } else {
+            no_modprobe()
+        };
+        assert_eq!(fitting.result()?, expected);
+        Ok(())
+    }
+
+    /// A thread that cannot be started ends the run with the error, after the
+    /// threads already started have run and been joined (the C driver
+    /// deadlocks here).
+    #[test]
+    fn engine_spawn_failure() -> Result {
+        let mut plan = Plan::new(TestCase::FsType, c"ramfs", 10);
+        plan.fail_spawn_at = Some(4);
+        let outcome = engine::run(&plan)?;
+        assert!(outcome.spawn_error == Some(ENOMEM));
+        assert_eq!(outcome.threads.len(), 4);
+        assert!(all_threads(&outcome, 0));
+        assert!(outcome.result().err() == Some(ENOMEM));
+
+        plan.fail_spawn_at = Some(0);
+        let outcome = engine::run(&plan)?;
+        assert_eq!(outcome.threads.len(), 0);
+        assert!(outcome.result().err() == Some(ENOMEM));
+        Ok(())
+    }
+
+    /// The run's result is the last non-zero thread result, as in C.
+    #[test]
+    fn engine_aggregate() {
+        assert_eq!(aggregate(&[]), 0);
+        assert_eq!(aggregate(&[0, 0, 0]), 0);
+        assert_eq!(aggregate(&[0, -2, 0, MODULE_NOT_FOUND, 0]), MODULE_NOT_FOUND);
+        assert_eq!(aggregate(&[-22, 0, -2]), -2);
+    }
+}
