@@ -2,14 +2,25 @@
 
 //! test_kmod: a stress tester for the kernel module loader, in Rust.
 //!
-//! A drop-in for lib/test_kmod.c.
+//! A drop-in for lib/test_kmod.c: the module is called `test_kmod` and
+//! creates misc device `test_kmod0` with the C driver's sysfs knobs, so that
+//! tools/testing/selftests/kmod/kmod.sh drives it unmodified.  A trigger runs
+//! `config_num_threads` kernel threads that all call `request_module()` or
+//! `get_fs_type()` at once (see `engine`).  With `force_init_test` the start
+//! scenarios run when the driver loads, which also works built in.
 
 mod engine;
 mod ffi;
+mod knobs;
+mod params;
+mod sysfs;
 #[cfg(CONFIG_TEST_KMOD_RUST_KUNIT)]
 mod tests;
 
+use engine::TestCase;
+use knobs::{TestKmodKnobs, DEVICE_NAME};
 use kernel::prelude::*;
+use sysfs::Registration;
 
 module! {
     type: TestKmod,
@@ -19,10 +30,41 @@ module! {
     license: "GPL",
 }
 
-struct TestKmod;
+#[pin_data]
+struct TestKmod {
+    #[pin]
+    device: Registration<TestKmodKnobs>,
+}
 
-impl kernel::Module for TestKmod {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(TestKmod)
+impl kernel::InPlaceModule for TestKmod {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let registered = try_pin_init!(Self {
+            device <- Registration::register(DEVICE_NAME, knobs::groups(), TestKmodKnobs::new()),
+        });
+        // A failed start scenario fails the load, and dropping the
+        // half-made module removes the device again (C leaves it behind).
+        registered.pin_chain(|this| {
+            pr_info!("interface ready\n");
+            if params::force_init_test() {
+                run_start_scenarios(this.device.knobs())?;
+            }
+            Ok(())
+        })
     }
+}
+
+/// `force_init_test`: C's `trigger_config_run_type()` for the driver, then
+/// for the file system (skipped when `start_test_fs` is not set).
+fn run_start_scenarios(knobs: &TestKmodKnobs) -> Result {
+    for case in [TestCase::Driver, TestCase::FsType] {
+        match knobs.trigger_case(case) {
+            Ok(Some(result)) => pr_info!("start scenario {}: result {}\n", case.name(), result),
+            Ok(None) => pr_info!("start scenario {}: skipped, no start_test_fs\n", case.name()),
+            Err(e) => {
+                pr_err!("start scenario {} could not run: {:?}\n", case.name(), e);
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
 }
