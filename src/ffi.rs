@@ -276,4 +276,3 @@ fn write_truncated(buf: &mut [u8], args: fmt::Arguments<'_>) {
     let len = cursor.len;
     cursor.buf[len] = 0;
 }
-

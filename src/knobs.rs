@@ -81,7 +81,9 @@ impl Config {
         let driver = params::start_driver().unwrap_or(DEFAULT_DRIVER);
         Ok(Self {
             driver: Some(Name::new(driver.to_bytes())?),
-            fs: params::start_test_fs().map(|fs| Name::new(fs.to_bytes())).transpose()?,
+            fs: params::start_test_fs()
+                .map(|fs| Name::new(fs.to_bytes()))
+                .transpose()?,
             num_threads: DEFAULT_THREADS,
             test_case: TestCase::Driver,
             test_result: 0,
@@ -91,15 +93,15 @@ impl Config {
 }
 
 /// The files, in the order of the C driver's `test_dev_attrs`.
-mod knob {
-    pub(super) const TRIGGER_CONFIG: usize = 0;
-    pub(super) const CONFIG: usize = 1;
-    pub(super) const RESET: usize = 2;
-    pub(super) const CONFIG_TEST_DRIVER: usize = 3;
-    pub(super) const CONFIG_TEST_FS: usize = 4;
-    pub(super) const CONFIG_NUM_THREADS: usize = 5;
-    pub(super) const CONFIG_TEST_CASE: usize = 6;
-    pub(super) const TEST_RESULT: usize = 7;
+pub(crate) mod knob {
+    pub(crate) const TRIGGER_CONFIG: usize = 0;
+    pub(crate) const CONFIG: usize = 1;
+    pub(crate) const RESET: usize = 2;
+    pub(crate) const CONFIG_TEST_DRIVER: usize = 3;
+    pub(crate) const CONFIG_TEST_FS: usize = 4;
+    pub(crate) const CONFIG_NUM_THREADS: usize = 5;
+    pub(crate) const CONFIG_TEST_CASE: usize = 6;
+    pub(crate) const TEST_RESULT: usize = 7;
 }
 
 knob_group!(GROUPS: TestKmodKnobs = [
@@ -157,7 +159,11 @@ impl TestKmodKnobs {
             let Some(name) = name else {
                 return Err(EINVAL);
             };
-            (config.test_case, Name::new(name.as_bytes())?, config.num_threads)
+            (
+                config.test_case,
+                Name::new(name.as_bytes())?,
+                config.num_threads,
+            )
         };
         pr_info!(
             "{}: test case {} ({}), {} threads on \"{}\"\n",
@@ -311,7 +317,10 @@ fn parse_u64(s: &[u8]) -> Result<u64> {
     let mut value: u64 = 0;
     let mut overflow = false;
     for &b in &s[..digits] {
-        match value.checked_mul(10).and_then(|v| v.checked_add(u64::from(b - b'0'))) {
+        match value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(b - b'0')))
+        {
             Some(v) => value = v,
             None => overflow = true,
         }

@@ -13,13 +13,7 @@
 //! `show`/`store` calls to finish, so the state behind them outlives every call.
 
 use core::fmt;
-use kernel::{
-    bindings,
-    ffi::c_char,
-    prelude::*,
-    str::CStr,
-    types::Opaque,
-};
+use kernel::{bindings, ffi::c_char, prelude::*, str::CStr, types::Opaque};
 
 /// The state behind a device's sysfs files.  `knob` is the file's index in
 /// its [`knob_group!`] list.
@@ -44,7 +38,19 @@ impl fmt::Write for Page<'_> {
     }
 }
 
-impl Page<'_> {
+impl<'a> Page<'a> {
+    /// A page over `buf`, for callers other than sysfs (the KUnit suite).
+    #[cfg(CONFIG_TEST_KMOD_RUST_KUNIT)]
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf, len: 0 }
+    }
+
+    /// What was written so far.
+    #[cfg(CONFIG_TEST_KMOD_RUST_KUNIT)]
+    pub(crate) fn contents(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
     /// Appends raw bytes (e.g. a stored string that is not UTF-8).
     pub(crate) fn write_bytes(&mut self, bytes: &[u8]) {
         // Keep room for the NUL that sysfs expects after the contents.
@@ -104,7 +110,9 @@ unsafe impl Sync for Group {}
 
 impl Group {
     /// An unnamed group (the files sit in the device's own directory).
-    pub(crate) const fn new<const N: usize>(attrs: &'static PtrArray<bindings::attribute, N>) -> Self {
+    pub(crate) const fn new<const N: usize>(
+        attrs: &'static PtrArray<bindings::attribute, N>,
+    ) -> Self {
         let mut group: bindings::attribute_group = pin_init::zeroed();
         group.__bindgen_anon_2.attrs = attrs.0.as_ptr().cast_mut();
         Self(Opaque::new(group))

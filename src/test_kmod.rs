@@ -18,8 +18,8 @@ mod sysfs;
 mod tests;
 
 use engine::TestCase;
-use knobs::{TestKmodKnobs, DEVICE_NAME};
 use kernel::prelude::*;
+use knobs::{TestKmodKnobs, DEVICE_NAME};
 use sysfs::Registration;
 
 module! {
@@ -59,7 +59,10 @@ fn run_start_scenarios(knobs: &TestKmodKnobs) -> Result {
     for case in [TestCase::Driver, TestCase::FsType] {
         match knobs.trigger_case(case) {
             Ok(Some(result)) => pr_info!("start scenario {}: result {}\n", case.name(), result),
-            Ok(None) => pr_info!("start scenario {}: skipped, no start_test_fs\n", case.name()),
+            Ok(None) => pr_info!(
+                "start scenario {}: skipped, no start_test_fs\n",
+                case.name()
+            ),
             Err(e) => {
                 pr_err!("start scenario {} could not run: {:?}\n", case.name(), e);
                 return Err(e);

@@ -19,6 +19,8 @@ mod suite {
     use crate::{
         engine::{self, aggregate, Outcome, Plan, TestCase, MODULE_NOT_FOUND},
         ffi,
+        knobs::{knob, parse_i32, parse_u32, TestKmodKnobs},
+        sysfs::{Knobs, Page},
     };
     use kernel::{prelude::*, str::CStr};
 
@@ -305,7 +307,66 @@ mod suite {
     fn engine_aggregate() {
         assert_eq!(aggregate(&[]), 0);
         assert_eq!(aggregate(&[0, 0, 0]), 0);
-        assert_eq!(aggregate(&[0, -2, 0, MODULE_NOT_FOUND, 0]), MODULE_NOT_FOUND);
+        assert_eq!(
+            aggregate(&[0, -2, 0, MODULE_NOT_FOUND, 0]),
+            MODULE_NOT_FOUND
+        );
         assert_eq!(aggregate(&[-22, 0, -2]), -2);
+    }
+
+    /// The knobs parse numbers exactly as C's kstrtouint() and kstrtoint().
+    #[test]
+    fn knobs_parse_numbers() {
+        assert!(parse_u32(b"42") == Ok(42));
+        assert!(parse_u32(b"+42\n") == Ok(42));
+        assert!(parse_u32(b"42\0junk") == Ok(42));
+        assert!(parse_u32(b"4294967295") == Ok(u32::MAX));
+        assert!(parse_u32(b"4294967296") == Err(ERANGE));
+        assert!(parse_u32(b"99999999999999999999999") == Err(ERANGE));
+        assert!(parse_u32(b"-1") == Err(EINVAL));
+        assert!(parse_u32(b"") == Err(EINVAL));
+        assert!(parse_u32(b"\n") == Err(EINVAL));
+        assert!(parse_u32(b"4 2") == Err(EINVAL));
+        assert!(parse_u32(b"42\n\n") == Err(EINVAL));
+        assert!(parse_u32(b"0x10") == Err(EINVAL));
+        assert!(parse_i32(b"-2147483648") == Ok(i32::MIN));
+        assert!(parse_i32(b"-2147483649") == Err(ERANGE));
+        assert!(parse_i32(b"2147483648") == Err(ERANGE));
+        assert!(parse_i32(b"+-1") == Err(EINVAL));
+        assert!(parse_i32(b"--1") == Err(EINVAL));
+    }
+
+    /// A rejected knob write returns the error and changes nothing.
+    #[test]
+    fn knobs_reject_bad_input() -> Result {
+        let knobs = KBox::pin_init(TestKmodKnobs::new(), GFP_KERNEL)?;
+        let config = |knobs: &TestKmodKnobs| -> Result<KVec<u8>> {
+            let mut page = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
+            let mut out = Page::new(&mut page);
+            knobs.show(knob::CONFIG, &mut out)?;
+            let mut copy = KVec::new();
+            copy.extend_from_slice(out.contents(), GFP_KERNEL)?;
+            Ok(copy)
+        };
+        let before = config(&knobs)?;
+        assert!(knobs.store(knob::CONFIG_NUM_THREADS, b"0") == Err(EINVAL));
+        assert!(knobs.store(knob::CONFIG_NUM_THREADS, b"4097") == Err(EINVAL));
+        assert!(knobs.store(knob::CONFIG_NUM_THREADS, b"x") == Err(EINVAL));
+        assert!(knobs.store(knob::CONFIG_TEST_CASE, b"3") == Err(EINVAL));
+        assert!(knobs.store(knob::TEST_RESULT, b"1x") == Err(EINVAL));
+        assert!(config(&knobs)? == before);
+        // A file system run with no file system set is refused, as in C.
+        knobs.store(knob::CONFIG_TEST_CASE, b"2")?;
+        assert!(knobs.store(knob::TRIGGER_CONFIG, b"1") == Err(EINVAL));
+        // And a good one runs and stores its result.
+        knobs.store(knob::CONFIG_TEST_FS, b"ramfs")?;
+        knobs.store(knob::CONFIG_NUM_THREADS, b"3\n")?;
+        knobs.store(knob::TEST_RESULT, b"-5")?;
+        knobs.store(knob::TRIGGER_CONFIG, b"1")?;
+        let mut page = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
+        let mut out = Page::new(&mut page);
+        knobs.show(knob::TEST_RESULT, &mut out)?;
+        assert!(out.contents() == b"0\n");
+        Ok(())
     }
 }

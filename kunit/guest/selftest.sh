@@ -1,0 +1,103 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the VM (see kunit/selftest) and prints one KTAP document:
+#   1 kmod_sh     the kernel's kmod.sh, unmodified, one subtest per test id
+#                 (default counts), or one for the given kmod.sh arguments
+#   2 knobs       our bad-input checks of the sysfs knobs (rust only)
+#   3 test_kmod   the KUnit suite, run through debugfs now that a modprobe
+#                 exists (rust only)
+#   4 kernel_log  no WARNING/BUG/lockdep/hung task report, no kmemleak leak,
+#                 and the module unloads
+# Usage: selftest.sh rust|c [kmod.sh arguments]
+driver=$1
+shift
+cd /kmod || exit 2
+failed=0
+uptime() { cut -d' ' -f1 /proc/uptime; }
+elapsed() { awk -v a="$1" -v b="$(uptime)" 'BEGIN { printf "%.1f", b - a }'; }
+result() { # indent number name status [directive]
+	local word=ok
+	[ "$4" = 0 ] || [ "$4" = 4 ] || { word="not ok"; failed=1; }
+	printf '%s%s %d %s%s\n' "$1" "$word" "$2" "$3" "${5:+ # $5}"
+}
+
+echo "KTAP version 1"
+echo "1..4"
+
+# 1: kmod.sh.  Its output becomes diagnostics of the subtest it belongs to.
+run_kmod() { # number name kmod.sh-args...
+	local n=$1 name=$2 start rc
+	shift 2
+	start=$(uptime)
+	./kmod.sh "$@" 2>&1 | sed 's/^/    # /'
+	rc=${PIPESTATUS[0]}
+	echo "    # $name: exit status $rc after $(elapsed "$start") s"
+	result "    " "$n" "$name" "$rc" "$([ "$rc" = 4 ] && echo "SKIP kmod.sh: requirements missing")"
+	return "$rc"
+}
+echo "    KTAP version 1"
+echo "    # Subtest: kmod_sh"
+start=$(uptime)
+sh_rc=0
+if [ $# -gt 0 ]; then
+	echo "    1..1"
+	run_kmod 1 "kmod_sh_$(echo "$*" | tr -c 'A-Za-z0-9\n' _)" "$@" || sh_rc=$?
+else
+	ids=(0001 0002 0003 0004 0005 0006 0007 0008 0009 0010 0011 0012 0013)
+	echo "    1..${#ids[@]}"
+	n=0
+	for id in "${ids[@]}"; do
+		n=$((n + 1))
+		run_kmod "$n" "kmod_$id" -t "$id" || { rc=$?; [ "$rc" = 4 ] || sh_rc=$rc; }
+	done
+fi
+echo "# kmod.sh ($driver driver): $(elapsed "$start") s in all"
+result "" 1 kmod_sh "$sh_rc"
+
+# 2: knob checks (ours; the C driver fails several on purpose: it WARNs).
+if [ "$driver" = rust ]; then
+	modprobe test_kmod
+	./knobs.sh 2>&1
+	result "" 2 knobs "$?"
+else
+	echo "ok 2 knobs # SKIP the bad-input checks expect the Rust driver's cleaner errors"
+fi
+
+# 3: the KUnit suite with a real modprobe behind request_module().
+suite=/sys/kernel/debug/kunit/test_kmod
+if [ "$driver" = rust ]; then
+	modprobe test_kmod
+	if [ -d $suite ]; then
+		echo 1 >$suite/run
+		# debugfs gives a document of its own with the suite as test 1.
+		sed -e '1,2d' -e 's/^\(\(not \)\{0,1\}ok\) 1 test_kmod/\1 3 test_kmod/' $suite/results
+		grep -q '^not ok 1 test_kmod' $suite/results && failed=1
+	else
+		echo "not ok 3 test_kmod # no $suite: CONFIG_TEST_KMOD_RUST_KUNIT and CONFIG_KUNIT_DEBUGFS are needed"
+		failed=1
+	fi
+else
+	echo "ok 3 test_kmod # SKIP the KUnit suite is part of the Rust driver"
+fi
+
+# 4: the kernel log.  Unload first, so that leaks of the module show.
+log_rc=0
+modprobe -r test_kmod || { echo "# modprobe -r test_kmod failed"; log_rc=1; }
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	# Two scans: an object is reported once it was unreferenced in both.
+	echo scan >/sys/kernel/debug/kmemleak
+	echo scan >/sys/kernel/debug/kmemleak
+	if [ -s /sys/kernel/debug/kmemleak ]; then
+		sed 's/^/# /' /sys/kernel/debug/kmemleak | head -60
+		log_rc=1
+	fi
+fi
+pattern='WARNING:|BUG:|KASAN:|UBSAN:|Oops|general protection|possible recursive locking|possible circular locking|inconsistent lock state|INFO: task .* blocked|soft lockup|unreferenced object|Call Trace'
+if dmesg | grep -Eq "$pattern"; then
+	echo "# kernel reports:"
+	dmesg | grep -E -A20 "$pattern" | head -120 | sed 's/^/# /'
+	log_rc=1
+fi
+result "" 4 kernel_log "$log_rc"
+exit $((failed || log_rc))
