@@ -95,6 +95,48 @@ pub(crate) fn aggregate(returns: &[i32]) -> i32 {
     returns.iter().rev().copied().find(|&r| r != 0).unwrap_or(0)
 }
 
+/// The kernel's `MAX_KMOD_CONCURRENT`: at most this many modprobe helpers
+/// run at once; further `request_module()` calls wait for a slot.
+pub(crate) const MAX_KMOD_CONCURRENT: usize = 50;
+/// What one thread costs at most: its kernel stack (16 KiB on x86_64, twice
+/// that with KASAN), its task and our bookkeeping.
+const THREAD_COST: usize = 32 << 10;
+/// What one running modprobe helper costs at most: the process, and the copy
+/// of the module image that `load_module()` makes for every concurrent
+/// request before it notices a duplicate.  50 of them loading xfs at once is
+/// what took a 1 GiB machine down with the C driver.
+const MODPROBE_COST: usize = 8 << 20;
+
+/// The memory a run of `threads` threads may take at its peak, with or
+/// without a userspace modprobe behind `request_module()`.
+pub(crate) fn run_cost(threads: u32, modprobe: bool) -> usize {
+    let threads = threads as usize;
+    let helpers = if modprobe {
+        threads.min(MAX_KMOD_CONCURRENT)
+    } else {
+        0
+    };
+    threads
+        .saturating_mul(THREAD_COST)
+        .saturating_add(helpers * MODPROBE_COST)
+}
+
+/// Refuses a run whose peak cost is more than half of `available` bytes:
+/// better a clear -ENOMEM than an out-of-memory panic (the C driver has no
+/// such check).
+pub(crate) fn check_budget(threads: u32, modprobe: bool, available: usize) -> Result {
+    let cost = run_cost(threads, modprobe);
+    if cost > available / 2 {
+        pr_warn!(
+            "refusing a run of {threads} threads: it may need {} MiB, only {} MiB are available\n",
+            cost >> 20,
+            available >> 20
+        );
+        return Err(ENOMEM);
+    }
+    Ok(())
+}
+
 /// Marks a thread slot that no thread wrote (cannot be a real return value).
 const NOT_RUN: i32 = i32::MIN;
 
@@ -122,13 +164,18 @@ impl Shared {
 
 /// Runs `plan`: starts its threads one after the other, then waits for all.
 ///
-/// Fails only when the run cannot be set up (no threads, no memory for the
-/// bookkeeping); a thread that cannot be started ends the run early with
+/// Fails when the run cannot be set up: no threads (-EINVAL), or not enough
+/// memory for its peak (-ENOMEM, see [`check_budget`]); a thread that cannot be started ends the run early with
 /// [`Outcome::spawn_error`] set, after the threads already started are joined.
 pub(crate) fn run(plan: &Plan<'_>) -> Result<Outcome> {
     if plan.threads == 0 {
         return Err(EINVAL);
     }
+    check_budget(
+        plan.threads,
+        ffi::modprobe_available(),
+        ffi::available_memory(),
+    )?;
     let count = plan.threads as usize;
     let mut returns = KVec::with_capacity(count, GFP_KERNEL)?;
     for _ in 0..count {

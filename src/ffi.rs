@@ -234,6 +234,15 @@ pub(crate) mod modprobe_path {
     }
 }
 
+/// Memory that can be had without swapping (`MemAvailable`), in bytes.
+pub(crate) fn available_memory() -> usize {
+    // SAFETY: Always safe to call; it only reads counters.
+    let pages = unsafe { bindings::si_mem_available() };
+    usize::try_from(pages)
+        .unwrap_or(0)
+        .saturating_mul(bindings::PAGE_SIZE)
+}
+
 /// Marks the KUnit test running in this thread as skipped, with `reason` as
 /// its status comment (`kunit_mark_skipped()`, a C macro).  Does nothing
 /// outside a KUnit test.

@@ -84,7 +84,7 @@ impl Config {
             fs: params::start_test_fs()
                 .map(|fs| Name::new(fs.to_bytes()))
                 .transpose()?,
-            num_threads: DEFAULT_THREADS,
+            num_threads: params::start_num_threads(),
             test_case: TestCase::Driver,
             test_result: 0,
             oom: false,

@@ -6,16 +6,20 @@
 //! - `force_init_test` (`bool_enable_only`): run the start scenarios when the
 //!   driver loads (or, built in, during boot);
 //! - `start_driver` (`charp`): module to request, default `test_module`;
-//! - `start_test_fs` (`charp`): file system to get, default none.
+//! - `start_test_fs` (`charp`): file system to get, default none;
+//! - `start_num_threads` (`uint`, ours): threads of the start configuration
+//!   (and of `reset`), default 50 as C; with `mem=` it shows the memory check.
 //!
 //! `module!` only has integer and bool parameters, never visible in sysfs, so
 //! the `struct kernel_param` entries are built here, the way C's
 //! `module_param()` lays them out in the `__param` section.
 
+use crate::knobs::{DEFAULT_THREADS, MAX_THREADS};
 use kernel::{
     bindings,
     ffi::{c_char, c_void},
     module_param::KernelParam,
+    prelude::*,
     str::CStr,
 };
 
@@ -31,6 +35,7 @@ unsafe impl<T> Sync for Slot<T> {}
 static FORCE_INIT_TEST: Slot<bool> = Slot(core::cell::UnsafeCell::new(false));
 static START_DRIVER: Slot<*mut c_char> = Slot(core::cell::UnsafeCell::new(core::ptr::null_mut()));
 static START_TEST_FS: Slot<*mut c_char> = Slot(core::cell::UnsafeCell::new(core::ptr::null_mut()));
+static START_NUM_THREADS: Slot<u32> = Slot(core::cell::UnsafeCell::new(DEFAULT_THREADS));
 
 /// Lays out one `struct kernel_param` in `__param` and its `modinfo`
 /// description in `.modinfo`, like C's `module_param()` and
@@ -125,6 +130,28 @@ param!(
     START_TEST_FS,
     "File system to use for the testing after driver loads"
 );
+
+param!(
+    START_NUM_THREADS_PARAM,
+    "start_num_threads",
+    "uint",
+    param_ops_uint,
+    START_NUM_THREADS,
+    "Number of threads of the start configuration (not in the C driver; default 50)"
+);
+
+/// `start_num_threads`, if it is a valid thread count; C's 50 otherwise.
+pub(crate) fn start_num_threads() -> u32 {
+    // SAFETY: See `Slot`: no writer once the driver runs.
+    let threads = unsafe { *START_NUM_THREADS.0.get() };
+    if threads == 0 || threads > MAX_THREADS {
+        pr_warn!(
+            "start_num_threads={threads} is not in 1..={MAX_THREADS}, using {DEFAULT_THREADS}\n"
+        );
+        return DEFAULT_THREADS;
+    }
+    threads
+}
 
 /// `force_init_test`.
 pub(crate) fn force_init_test() -> bool {

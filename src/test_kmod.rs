@@ -13,11 +13,11 @@ mod engine;
 mod ffi;
 mod knobs;
 mod params;
+mod start;
 mod sysfs;
 #[cfg(CONFIG_TEST_KMOD_RUST_KUNIT)]
 mod tests;
 
-use engine::TestCase;
 use kernel::prelude::*;
 use knobs::{TestKmodKnobs, DEVICE_NAME};
 use sysfs::Registration;
@@ -46,28 +46,9 @@ impl kernel::InPlaceModule for TestKmod {
         registered.pin_chain(|this| {
             pr_info!("interface ready\n");
             if params::force_init_test() {
-                run_start_scenarios(this.device.knobs())?;
+                start::run(this.device.knobs())?;
             }
             Ok(())
         })
     }
-}
-
-/// `force_init_test`: C's `trigger_config_run_type()` for the driver, then
-/// for the file system (skipped when `start_test_fs` is not set).
-fn run_start_scenarios(knobs: &TestKmodKnobs) -> Result {
-    for case in [TestCase::Driver, TestCase::FsType] {
-        match knobs.trigger_case(case) {
-            Ok(Some(result)) => pr_info!("start scenario {}: result {}\n", case.name(), result),
-            Ok(None) => pr_info!(
-                "start scenario {}: skipped, no start_test_fs\n",
-                case.name()
-            ),
-            Err(e) => {
-                pr_err!("start scenario {} could not run: {:?}\n", case.name(), e);
-                return Err(e);
-            }
-        }
-    }
-    Ok(())
 }

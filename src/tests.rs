@@ -369,4 +369,20 @@ mod suite {
         assert!(out.contents() == b"0\n");
         Ok(())
     }
+
+    /// A run that could exhaust memory is refused before any thread starts.
+    #[test]
+    fn engine_memory_budget() {
+        const GIB: usize = 1 << 30;
+        // kmod.sh's biggest run fits a 1 GiB machine with a modprobe...
+        assert!(engine::check_budget(62, true, GIB).is_ok());
+        // ... 4096 threads with 50 modprobes at a time do not,
+        assert!(engine::check_budget(4096, true, GIB) == Err(ENOMEM));
+        // ... but do without a modprobe (each thread only costs its stack).
+        assert!(engine::check_budget(4096, false, GIB).is_ok());
+        assert!(engine::run_cost(u32::MAX, true) > 100 * GIB);
+        // A real run far beyond the machine fails at once with -ENOMEM.
+        let huge = run(TestCase::FsType, c"ramfs", u32::MAX);
+        assert!(huge.err() == Some(ENOMEM));
+    }
 }
