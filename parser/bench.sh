@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Benchmark (not a test): generate a ~100 MB KUnit serial-console log and
+# time `ktap2junit` against `kunit.py parse --json` on it, printing MB/s,
+# peak RSS and the speed ratio.
+#
+# The generated log looks like a boot log of a kernel running many KUnit
+# suites: printk timestamps, suites of 40 cases (some parameterised, ~3%
+# failing with KUnit expectation diagnostics, ~4% skipped) and driver noise
+# between the results.
+#
+# Environment:
+#   KDIR / TEST_KMOD_CACHE   kernel tree with tools/testing/kunit/kunit.py
+#   BENCH_MB                 size of the generated log (default 100)
+#   KUNIT_TIMEOUT            seconds allowed for kunit.py on the full log
+#                            (default 900); if exceeded, kunit.py is timed on
+#                            a 10 MB slice instead and the ratio is computed
+#                            on that slice
+#   CARGO_TARGET_DIR         cargo target dir (default parser/target)
+#   BENCH_LOG                keep the generated log at this path (reused by
+#                            later runs if it exists)
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${TEST_KMOD_CACHE:-$HOME/.cache/test-kmod-rust}
+KDIR=${KDIR:-$CACHE/linux-source-7.3}
+KUNIT="$KDIR/tools/testing/kunit/kunit.py"
+BENCH_MB=${BENCH_MB:-100}
+KUNIT_TIMEOUT=${KUNIT_TIMEOUT:-900}
+TARGET=${CARGO_TARGET_DIR:-$HERE/target}
+BIN="$TARGET/release/ktap2junit"
+
+if [ ! -x /usr/bin/time ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		apt-get install -y -qq time >/dev/null
+	else
+		echo "bench.sh: /usr/bin/time missing (apt-get install time)" >&2
+		exit 2
+	fi
+fi
+
+(cd "$HERE" && cargo build --release --quiet)
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+LOG=${BENCH_LOG:-$TMP/kunit.log}
+if [ -s "$LOG" ]; then
+	echo "reusing $LOG"
+	SUITES=$(awk '/# Subtest: /' "$LOG" | wc -l)
+else
+echo "generating a ${BENCH_MB} MB KUnit log in $TMP ..."
+awk -v target=$((BENCH_MB * 1000 * 1000)) -v BODY="$TMP/body" '
+function ts() { t += 0.000137 + (n % 7) * 0.00001; n++; return sprintf("[%5d.%06d] ", int(t), (t - int(t)) * 1000000) }
+function out(s) { body = body s "\n"; if (length(body) > 65536) { printf "%s", body > BODY; bytes += length(body); body = "" } }
+BEGIN {
+
+	t = 1.0; n = 0; suites = 0; bytes = 0; body = ""
+	split("probing device;registered driver;firmware loaded from /lib/firmware/kmod/test.bin;irq 42 enabled;dma mask set to 64 bits;clock rate 19200000 Hz", noise, ";")
+	while (bytes < target) {
+		suites++
+		s = sprintf("test_kmod_%05d", suites)
+		out(ts() "    KTAP version 1")
+		out(ts() "    # Subtest: " s)
+		out(ts() "    # module: " s)
+		out(ts() "    1..40")
+		for (c = 1; c <= 40; c++) {
+			name = sprintf("kmod_test_%04d_driver", c)
+			k = (suites * 40 + c) % 97
+			for (j = 0; j < 2 + (k % 9); j++)
+				out(ts() s ": " name ": " noise[1 + (k + j) % 6] " (iteration " j ")")
+			if (c % 10 == 0) {
+				out(ts() "        KTAP version 1")
+				out(ts() "        # Subtest: " name)
+				out(ts() "        1..3")
+				for (p = 1; p <= 3; p++) out(ts() "        ok " p " " name ".param" p)
+				out(ts() "    # " name ": pass:3 fail:0 skip:0 total:3")
+				out(ts() "    ok " c " " name)
+			} else if (k < 3) {
+				out(ts() "    # " name ": EXPECTATION FAILED at rust/kernel/kmod_test.rs:" 100 + k)
+				out(ts() "    Expected ret == 0, but")
+				out(ts() "        ret == -2 (0xfffffffffffffffe)")
+				out(ts() "    not ok " c " " name)
+			} else if (k < 7) {
+				out(ts() "    ok " c " " name " # SKIP requires CONFIG_KMOD_TEST_HW")
+			} else {
+				out(ts() "    ok " c " " name)
+			}
+		}
+		out(ts() "# " s ": pass:38 fail:1 skip:1 total:40")
+		out(ts() "not ok " suites " " s)
+	}
+	printf "%s", body > BODY
+	print suites
+}' /dev/null >"$TMP/suites"
+SUITES=$(cat "$TMP/suites")
+{
+	printf '[    0.000000] Linux version 7.3.0 (bench@ci) #1 SMP PREEMPT_DYNAMIC\n'
+	printf '[    1.000000] KTAP version 1\n[    1.000000] 1..%d\n' "$SUITES"
+	cat "$TMP/body"
+	printf '[99999.000000] reboot: System halted\n'
+} >"$LOG"
+rm -f "$TMP/body"
+fi
+SIZE=$(stat -c %s "$LOG")
+MB=$(awk -v b="$SIZE" 'BEGIN { printf "%.1f", b / 1e6 }')
+echo "log: $MB MB, $(wc -l <"$LOG") lines, $SUITES suites"
+
+# measure NAME LOGFILE CMD...: sets SECS and RSS_MB
+measure() {
+	local name=$1
+	shift
+	/usr/bin/time -v -o "$TMP/time.$name" "$@" >/dev/null 2>"$TMP/err.$name" || true
+	SECS=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, a, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + a[i]; print s }' "$TMP/time.$name")
+	RSS_MB=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$TMP/time.$name")
+	local status
+	status=$(awk -F': ' '/Exit status/ { print $2 }' "$TMP/time.$name")
+	echo "  $name: ${SECS}s, peak RSS ${RSS_MB} MB, exit $status"
+}
+rate() { awk -v mb="$1" -v s="$2" 'BEGIN { if (s <= 0) s = 0.001; printf "%.1f", mb / s }'; }
+
+echo "ktap2junit (JUnit) on the full log:"
+measure ktap2junit "$BIN" -q -o "$TMP/out.xml" "$LOG"
+K_SECS=$SECS K_RSS=$RSS_MB
+echo "ktap2junit --json on the full log:"
+measure ktap2junit_json "$BIN" -q --json -o "$TMP/out.json" "$LOG"
+KJ_SECS=$SECS KJ_RSS=$RSS_MB
+
+if [ ! -f "$KUNIT" ] || ! command -v python3 >/dev/null 2>&1; then
+	echo "kunit.py not found at $KUNIT (or no python3): ktap2junit only"
+	echo "RESULT ktap2junit: $(rate "$MB" "$K_SECS") MB/s, peak RSS $K_RSS MB"
+	exit 0
+fi
+
+echo "kunit.py parse --json on the full log (timeout ${KUNIT_TIMEOUT}s):"
+measure kunit timeout "$KUNIT_TIMEOUT" python3 "$KUNIT" parse --json="$TMP/kunit.json" "$LOG"
+if [ -s "$TMP/kunit.json" ]; then
+	P_SECS=$SECS P_RSS=$RSS_MB P_MB=$MB
+	cmp -s "$TMP/kunit.json" "$TMP/out.json" && echo "  JSON output identical to ktap2junit --json" ||
+		echo "  NOTE: JSON differs from ktap2junit --json"
+	KS_SECS=$KJ_SECS SLICE="full log"
+else
+	echo "  kunit.py did not finish in ${KUNIT_TIMEOUT}s: timing both on a 10 MB slice"
+	head -c 10000000 "$LOG" >"$TMP/slice.log"
+	P_MB=$(awk -v b="$(stat -c %s "$TMP/slice.log")" 'BEGIN { printf "%.1f", b / 1e6 }')
+	measure kunit_slice python3 "$KUNIT" parse --json="$TMP/kunit.json" "$TMP/slice.log"
+	P_SECS=$SECS P_RSS=$RSS_MB
+	measure ktap2junit_slice "$BIN" -q --json -o "$TMP/out.json" "$TMP/slice.log"
+	KS_SECS=$SECS SLICE="10 MB slice"
+fi
+
+echo
+echo "RESULT ($(date +%F), $(nproc) cores, log $MB MB):"
+echo "  ktap2junit JUnit : $(rate "$MB" "$K_SECS") MB/s (${K_SECS}s), peak RSS $K_RSS MB"
+echo "  ktap2junit --json: $(rate "$MB" "$KJ_SECS") MB/s (${KJ_SECS}s), peak RSS $KJ_RSS MB"
+echo "  kunit.py --json  : $(rate "$P_MB" "$P_SECS") MB/s (${P_SECS}s on the $SLICE), peak RSS $P_RSS MB"
+if [ "$SLICE" = "full log" ]; then
+	echo "  speed ratio (kunit.py time / ktap2junit --json time, full log): $(awk -v a="$P_SECS" -v b="$KS_SECS" 'BEGIN { if (b <= 0) b = 0.001; printf "%.0fx", a / b }')"
+else
+	echo "  speed ratio on the 10 MB slice: $(awk -v a="$P_SECS" -v b="$KS_SECS" 'BEGIN { if (b <= 0) b = 0.001; printf "%.0fx", a / b }') (ktap2junit's time on a 10 MB slice is dominated by start-up; MB/s above are the honest comparison)"
+fi

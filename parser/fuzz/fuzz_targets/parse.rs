@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Fuzz target: any input must parse without panicking, and both writers
+//! must produce well-formed output (XML without forbidden characters).
+#![no_main]
+
+use ktap2junit::junit::{JunitOptions, write_junit};
+use ktap2junit::tree::Options;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let (parsed, err) = ktap2junit::parse_reader(data, &Options::default());
+    assert!(err.is_none());
+    let mut xml = Vec::new();
+    write_junit(&mut xml, &parsed.runs, &JunitOptions::default()).expect("write JUnit");
+    let xml = String::from_utf8(xml).expect("JUnit is UTF-8");
+    assert!(
+        !xml.chars().any(|c| (c < ' ' && !matches!(c, '\t' | '\n' | '\r'))
+            || c == '\u{fffe}'
+            || c == '\u{ffff}'),
+        "forbidden character in XML"
+    );
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("JUnit output is not well-formed: {e}"),
+        }
+    }
+    let mut json = Vec::new();
+    ktap2junit::json::write_json(&mut json, &parsed.runs).expect("write JSON");
+    assert!(json.starts_with(b"{") && json.ends_with(b"}"));
+});

@@ -1,0 +1,646 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Line lexer: kernel prefix stripping and the KTAP/TAP line grammar.
+//!
+//! The lexer turns one raw input line into a [`Lexed`] line.  It mirrors
+//! `extract_tap_lines()` and the regular expressions of the kernel's
+//! `tools/testing/kunit/kunit_parser.py`:
+//!
+//! * Before a run has started, only a line *containing* `KTAP version N` or
+//!   `TAP version N` (at its end) starts a run; the text in front of it is
+//!   the *prefix* (printk timestamp, `<6>` level, caller id, ...) that is
+//!   stripped from all following lines.  Lines containing
+//!   `kunit executor: ...` are passed through as well.  Everything else is
+//!   boot noise.
+//! * Inside a run, a line containing one of kunit's end markers
+//!   (`List of all partitions:`, `Kernel panic - not syncing: VFS:`,
+//!   `reboot: System halted`) ends the run.
+//! * Prefix stripping: a line that starts with exactly the prefix loses it;
+//!   otherwise, if the prefix consisted of kernel prefix tokens only
+//!   (`<N>`, `[ seconds.micros]`, `[ Tn]`/`[ Cn]`), the line's own tokens
+//!   are stripped (so differing timestamps or caller ids do not matter);
+//!   otherwise as many characters as the prefix had are cut off, like
+//!   kunit_parser.py does.
+//!
+//! The grammar of the stripped line is written with `nom`.
+
+use nom::{
+    IResult, Parser,
+    branch::alt,
+    bytes::complete::{tag, take_while, take_while1},
+    character::complete::{char, digit1},
+    combinator::{all_consuming, map, opt, recognize, value},
+    multi::fold_many1,
+    sequence::{delimited, preceded, terminated},
+};
+
+/// Whitespace as Python's `str.isspace()` / `re` `\s` understand it.
+pub fn is_py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// `str.rstrip()` with Python's notion of whitespace.
+pub fn py_rstrip(s: &str) -> &str {
+    s.trim_end_matches(is_py_space)
+}
+
+fn py_lstrip(s: &str) -> &str {
+    s.trim_start_matches(is_py_space)
+}
+
+/// Which protocol a version line announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionKind {
+    /// `KTAP version N`
+    Ktap,
+    /// `TAP version N`
+    Tap,
+}
+
+/// A directive after ` # ` on a result line (case-insensitive keyword).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Directive {
+    /// `SKIP`: the test was skipped.
+    Skip,
+    /// `TODO`: not expected to pass yet.
+    Todo,
+    /// `XFAIL`: expected to fail.
+    Xfail,
+    /// `TIMEOUT`: the test timed out.
+    Timeout,
+    /// `ERROR`: the test could not be executed.
+    Error,
+}
+
+impl Directive {
+    /// The directive keyword in upper case.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Directive::Skip => "SKIP",
+            Directive::Todo => "TODO",
+            Directive::Xfail => "XFAIL",
+            Directive::Timeout => "TIMEOUT",
+            Directive::Error => "ERROR",
+        }
+    }
+}
+
+/// A test result line: `ok|not ok <number> [- ]<description>[ # <directive> <reason>]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultLine<'a> {
+    /// `ok` (true) or `not ok` (false).
+    pub ok: bool,
+    /// The test number (saturated at `u64::MAX`).
+    pub number: u64,
+    /// The name as kunit_parser.py's `TEST_RESULT` regex captures it
+    /// (used to match a `# Subtest:` header with its result line).
+    pub plain_name: &'a str,
+    /// The name kunit_parser.py assigns to the test (differs from
+    /// `plain_name` only when a ` # SKIP` directive is present).
+    pub name: &'a str,
+    /// The directive, if any.
+    pub directive: Option<Directive>,
+    /// The skip reason / diagnostic data after the directive (or after ` # `
+    /// when there is no known directive).
+    pub reason: &'a str,
+    /// Whether kunit_parser.py itself would report this line as skipped
+    /// (exactly ` # SKIP`).  Used to document deviations only.
+    pub kunit_skip: bool,
+}
+
+/// The kind of a lexed line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// `KTAP version N` / `TAP version N`.
+    Version {
+        /// KTAP or TAP.
+        kind: VersionKind,
+        /// The version number (saturated).
+        version: u64,
+    },
+    /// `# Subtest: <name>`.
+    Subtest(&'a str),
+    /// `1..N` (a test plan).
+    Plan(u64),
+    /// A test result line.
+    Result(ResultLine<'a>),
+    /// Any other line: diagnostic or unknown ("noise") line.
+    Diagnostic,
+    /// A `kunit executor: ...` line seen before any KTAP output.
+    ExecutorError,
+    /// A kernel line that ends the KTAP output (kunit's `KTAP_END`).
+    End,
+    /// A line outside of any KTAP output (boot noise before a run).
+    Outside,
+}
+
+/// One lexed input line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lexed<'a> {
+    /// What the line is.
+    pub line: Line<'a>,
+    /// The line with the kernel prefix stripped (as kunit_parser.py logs it).
+    pub text: &'a str,
+    /// Number of leading whitespace characters of `text`.
+    pub indent: usize,
+    /// printk timestamp of the line in microseconds, if it had one.
+    pub timestamp: Option<u64>,
+    /// True if `text` looks like a result line but does not follow the
+    /// grammar (for example `ok 1 name#x`); it is treated as a diagnostic.
+    pub malformed_result: bool,
+}
+
+/// The prefix found in front of the version line that started the run.
+#[derive(Debug, Clone)]
+struct Prefix {
+    text: String,
+    chars: usize,
+    /// `Some(n)`: the prefix is kernel prefix tokens followed by `n`
+    /// whitespace characters.
+    structural_ws: Option<usize>,
+}
+
+/// Streaming line lexer (keeps the prefix state between lines).
+#[derive(Debug)]
+pub struct Lexer {
+    prefix: Option<Prefix>,
+    end_markers: [memchr::memmem::Finder<'static>; 3],
+}
+
+impl Default for Lexer {
+    fn default() -> Self {
+        Lexer {
+            prefix: None,
+            end_markers: END_MARKERS.map(memchr::memmem::Finder::new),
+        }
+    }
+}
+
+const END_MARKERS: [&str; 3] = [
+    "List of all partitions:",
+    "Kernel panic - not syncing: VFS:",
+    "reboot: System halted",
+];
+
+// ---------------------------------------------------------------------------
+// Kernel prefix tokens.
+
+fn saturating_u64(digits: &str) -> u64 {
+    digits.bytes().fold(0u64, |acc, b| {
+        acc.saturating_mul(10)
+            .saturating_add(u64::from(b.wrapping_sub(b'0')))
+    })
+}
+
+/// `[    1.234567]` -> microseconds.
+fn printk_time(input: &str) -> IResult<&str, u64> {
+    map(
+        delimited(
+            preceded(char('['), take_while(|c| c == ' ')),
+            (digit1, char('.'), digit1),
+            char(']'),
+        ),
+        |(secs, _, frac): (&str, char, &str)| {
+            let mut micros: u64 = 0;
+            let mut scale = 100_000u64;
+            for b in frac.bytes().take(6) {
+                micros += u64::from(b - b'0') * scale;
+                scale /= 10;
+            }
+            saturating_u64(secs)
+                .saturating_mul(1_000_000)
+                .saturating_add(micros)
+        },
+    )
+    .parse(input)
+}
+
+/// `[    T1]` / `[  C0]` caller ids.
+fn caller_id(input: &str) -> IResult<&str, &str> {
+    recognize((
+        char('['),
+        take_while(|c| c == ' '),
+        alt((char('T'), char('C'))),
+        digit1,
+        char(']'),
+    ))
+    .parse(input)
+}
+
+/// `<6>` log levels (also facility-encoded ones like `<14>`).
+fn log_level(input: &str) -> IResult<&str, &str> {
+    recognize((char('<'), digit1, char('>'))).parse(input)
+}
+
+/// One or more kernel prefix tokens; returns the timestamp if one was seen.
+fn kernel_tokens(input: &str) -> IResult<&str, Option<u64>> {
+    fold_many1(
+        alt((
+            map(printk_time, Some),
+            value(None, caller_id),
+            value(None, log_level),
+        )),
+        || None,
+        |last: Option<u64>, ts| ts.or(last),
+    )
+    .parse(input)
+}
+
+/// Length in bytes of the kernel tokens at the start of `s` and their timestamp.
+fn scan_kernel_tokens(s: &str) -> Option<(usize, Option<u64>)> {
+    if !s.starts_with(['[', '<']) {
+        return None;
+    }
+    kernel_tokens(s)
+        .ok()
+        .map(|(rest, ts)| (s.len() - rest.len(), ts))
+}
+
+// ---------------------------------------------------------------------------
+// KTAP line grammar (on the prefix-stripped line).
+
+fn py_space0(input: &str) -> IResult<&str, &str> {
+    take_while(is_py_space).parse(input)
+}
+
+fn number(input: &str) -> IResult<&str, u64> {
+    map(take_while1(|c: char| c.is_ascii_digit()), saturating_u64).parse(input)
+}
+
+/// `\s*(K)TAP version N$`
+fn version_line(input: &str) -> IResult<&str, Line<'_>> {
+    all_consuming(preceded(
+        py_space0,
+        map(
+            (
+                alt((
+                    value(VersionKind::Ktap, tag("KTAP version ")),
+                    value(VersionKind::Tap, tag("TAP version ")),
+                )),
+                number,
+            ),
+            |(kind, version)| Line::Version { kind, version },
+        ),
+    ))
+    .parse(input)
+}
+
+/// `\s*# Subtest: (.*)$`
+fn subtest_line(input: &str) -> IResult<&str, Line<'_>> {
+    map(
+        preceded((py_space0, tag("# Subtest: ")), nom::combinator::rest),
+        Line::Subtest,
+    )
+    .parse(input)
+}
+
+/// `\s*1\.\.([0-9]+)` (anything may follow, like the kernel's regex).
+fn plan_line(input: &str) -> IResult<&str, Line<'_>> {
+    map(preceded((py_space0, tag("1..")), number), Line::Plan).parse(input)
+}
+
+/// `\s*(ok|not ok) ([0-9]+)` -> (ok, number, rest after the number).
+fn result_head(input: &str) -> IResult<&str, (bool, u64)> {
+    preceded(
+        py_space0,
+        (
+            terminated(
+                alt((value(true, tag("ok")), value(false, tag("not ok")))),
+                char(' '),
+            ),
+            number,
+        ),
+    )
+    .parse(input)
+}
+
+/// The candidate name starts that the regex ` ?(:?- )?` allows, in the order
+/// Python's backtracking tries them (greedy first).
+fn name_starts(rest: &str) -> [Option<usize>; 4] {
+    let sep = |s: &str| -> Option<usize> {
+        let r: IResult<&str, &str> = recognize((opt(char(':')), tag("- "))).parse(s);
+        r.ok().map(|(_, m)| m.len())
+    };
+    let with_space = rest.strip_prefix(' ');
+    [
+        with_space.and_then(|r| sep(r).map(|n| 1 + n)),
+        with_space.map(|_| 1),
+        sep(rest),
+        Some(0),
+    ]
+}
+
+/// kunit's `TEST_RESULT` regex: `([^#]*)( # .*)?$` after the name start.
+/// Returns (name, text after " # " if present).
+fn plain_name_at(s: &str) -> Option<(&str, Option<&str>)> {
+    match s.find('#') {
+        None => Some((s, None)),
+        Some(h) => {
+            let before = s[..h].strip_suffix(' ')?;
+            let after = s[h + 1..].strip_prefix(' ')?;
+            Some((before, Some(after)))
+        }
+    }
+}
+
+/// kunit's `TEST_RESULT_SKIP` regex: `(.*) # SKIP ?(.*)$` after the name start
+/// (greedy: the last ` # SKIP`).  Returns (name, reason).
+fn kunit_skip_at(s: &str) -> Option<(&str, &str)> {
+    let p = s.rfind(" # SKIP")?;
+    let reason = &s[p + " # SKIP".len()..];
+    Some((&s[..p], reason.strip_prefix(' ').unwrap_or(reason)))
+}
+
+/// Spec directive parsing of the text after ` # `.
+fn parse_directive(text: &str) -> (Option<Directive>, &str) {
+    let word_end = text.find(is_py_space).unwrap_or(text.len());
+    let word = &text[..word_end];
+    let upper = word.to_ascii_uppercase();
+    let directive =
+        if upper.starts_with("SKIP") && upper[4..].chars().all(|c| c.is_ascii_alphabetic()) {
+            Some(Directive::Skip)
+        } else {
+            match upper.as_str() {
+                "TODO" => Some(Directive::Todo),
+                "XFAIL" => Some(Directive::Xfail),
+                "TIMEOUT" => Some(Directive::Timeout),
+                "ERROR" => Some(Directive::Error),
+                _ => None,
+            }
+        };
+    match directive {
+        Some(d) => (Some(d), py_lstrip(&text[word_end..])),
+        None => (None, text),
+    }
+}
+
+/// Parse a result line.  `None` if the line is not a result line.
+pub fn parse_result(text: &str) -> Option<ResultLine<'_>> {
+    let (rest, (ok, number)) = result_head(text).ok()?;
+    let starts = name_starts(rest);
+    // TEST_RESULT: first start (in regex preference order) that matches.
+    let (plain_name, after_hash) = starts
+        .iter()
+        .flatten()
+        .find_map(|&s| plain_name_at(&rest[s..]))?;
+    // TEST_RESULT_SKIP: first start for which a " # SKIP" follows.
+    let kunit_skip = starts
+        .iter()
+        .flatten()
+        .find_map(|&s| kunit_skip_at(&rest[s..]));
+    let (name, directive, reason) = match (kunit_skip, after_hash) {
+        (Some((name, reason)), _) => (name, Some(Directive::Skip), reason),
+        (None, Some(after)) => {
+            let (directive, reason) = parse_directive(after);
+            (plain_name, directive, reason)
+        }
+        (None, None) => (plain_name, None, ""),
+    };
+    Some(ResultLine {
+        ok,
+        number,
+        plain_name,
+        name,
+        directive,
+        reason,
+        kunit_skip: kunit_skip.is_some(),
+    })
+}
+
+/// Classify a prefix-stripped line.
+pub fn classify(text: &str) -> (Line<'_>, bool) {
+    let first = py_lstrip(text).as_bytes().first().copied();
+    let parsed = match first {
+        Some(b'K' | b'T') => version_line(text).ok().map(|(_, l)| l),
+        Some(b'#') => subtest_line(text).ok().map(|(_, l)| l),
+        Some(b'1') => plan_line(text).ok().map(|(_, l)| l),
+        Some(b'o' | b'n') => {
+            if let Some(r) = parse_result(text) {
+                Some(Line::Result(r))
+            } else {
+                let malformed = result_head(text).is_ok();
+                return (Line::Diagnostic, malformed);
+            }
+        }
+        _ => None,
+    };
+    (parsed.unwrap_or(Line::Diagnostic), false)
+}
+
+/// Find `KTAP version N` / `TAP version N` at the end of a raw line (kunit's
+/// `KTAP_START.search`/`TAP_START.search`); returns the prefix length in bytes.
+fn find_version_start(raw: &str) -> Option<usize> {
+    for needle in ["KTAP version ", "TAP version "] {
+        // The regex anchors at the end: digits must run to the end of the line.
+        if let Some(pos) = raw.rfind(needle) {
+            let digits = &raw[pos + needle.len()..];
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                // kunit uses the *first* occurrence of the marker for the prefix.
+                let marker = needle.trim_end();
+                return Some(raw.find(marker).unwrap_or(pos));
+            }
+        }
+    }
+    None
+}
+
+fn leading_ws(s: &str) -> usize {
+    s.chars().take_while(|&c| is_py_space(c)).count()
+}
+
+impl Lexer {
+    /// A lexer in its initial state (no KTAP output seen yet).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether a run's prefix is active (KTAP output started and not ended).
+    pub fn started(&self) -> bool {
+        self.prefix.is_some()
+    }
+
+    fn start(&mut self, raw: &str, prefix_len: usize) {
+        let text = raw[..prefix_len].to_owned();
+        let structural_ws = match scan_kernel_tokens(&text) {
+            Some((n, _)) if text[n..].chars().all(is_py_space) => Some(text[n..].chars().count()),
+            _ => None,
+        };
+        self.prefix = Some(Prefix {
+            chars: text.chars().count(),
+            text,
+            structural_ws,
+        });
+    }
+
+    fn lexed<'a>(line: Line<'a>, text: &'a str, timestamp: Option<u64>) -> Lexed<'a> {
+        Lexed {
+            line,
+            text,
+            indent: leading_ws(text),
+            timestamp,
+            malformed_result: false,
+        }
+    }
+
+    /// Lex one raw line (without its line terminator).  `idle` tells the
+    /// lexer that no run is in progress, so a version line with a new prefix
+    /// may start the next run.
+    pub fn lex<'a>(&mut self, raw: &'a str, idle: bool) -> Lexed<'a> {
+        let raw = py_rstrip(raw);
+        let tokens = scan_kernel_tokens(raw);
+        let timestamp = tokens.and_then(|(_, ts)| ts);
+
+        let Some(prefix) = &self.prefix else {
+            if let Some(p) = find_version_start(raw) {
+                self.start(raw, p);
+                let text = &raw[p..];
+                let (line, _) = classify(text);
+                return Self::lexed(line, text, timestamp);
+            }
+            if raw.contains("kunit executor: ") {
+                return Self::lexed(Line::ExecutorError, raw, timestamp);
+            }
+            return Self::lexed(Line::Outside, raw, timestamp);
+        };
+
+        if self
+            .end_markers
+            .iter()
+            .any(|m| m.find(raw.as_bytes()).is_some())
+        {
+            self.prefix = None;
+            return Self::lexed(Line::End, raw, timestamp);
+        }
+
+        let text = if let Some(rest) = raw.strip_prefix(prefix.text.as_str()) {
+            rest
+        } else if let (Some(ws), Some((n, _))) = (prefix.structural_ws, tokens) {
+            let rest = &raw[n..];
+            let cut: usize = rest
+                .chars()
+                .take(ws)
+                .take_while(|&c| is_py_space(c))
+                .map(char::len_utf8)
+                .sum();
+            &rest[cut..]
+        } else {
+            let cut = raw
+                .char_indices()
+                .nth(prefix.chars)
+                .map_or(raw.len(), |(i, _)| i);
+            &raw[cut..]
+        };
+        let (line, malformed) = classify(text);
+        if idle
+            && !matches!(line, Line::Version { .. })
+            && let Some(p) = find_version_start(raw)
+        {
+            self.start(raw, p);
+            let text = &raw[p..];
+            let (line, _) = classify(text);
+            return Self::lexed(line, text, timestamp);
+        }
+        let mut lexed = Self::lexed(line, text, timestamp);
+        lexed.malformed_result = malformed;
+        lexed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_lines_follow_kunit_regexes() {
+        let r = parse_result("ok 1 - kunit_resource_test").expect("result");
+        assert_eq!((r.ok, r.number, r.name), (true, 1, "kunit_resource_test"));
+        let r = parse_result("\tnot ok 12 example_simple_test").expect("result");
+        assert_eq!((r.ok, r.number, r.name), (false, 12, "example_simple_test"));
+        let r = parse_result("ok 3 # SKIP selftests: membarrier").expect("result");
+        assert_eq!(
+            (r.name, r.directive, r.reason),
+            ("", Some(Directive::Skip), "selftests: membarrier")
+        );
+        let r = parse_result("ok 2 - example # SKIP").expect("result");
+        assert_eq!((r.name, r.plain_name, r.reason), ("example", "example", ""));
+        let r = parse_result("ok 1 a # b # SKIP r").expect("result");
+        assert_eq!((r.plain_name, r.name, r.reason), ("a", "a # b", "r"));
+        let r = parse_result("ok 1 x # skip lower case").expect("result");
+        assert_eq!(
+            (r.directive, r.reason, r.kunit_skip),
+            (Some(Directive::Skip), "lower case", false)
+        );
+        let r = parse_result("not ok 1 selftests: kmod: kmod.sh # TIMEOUT 45 seconds").expect("r");
+        assert_eq!(
+            (r.name, r.directive, r.reason),
+            (
+                "selftests: kmod: kmod.sh",
+                Some(Directive::Timeout),
+                "45 seconds"
+            )
+        );
+        let r = parse_result("ok 5 check return code # rcode=0").expect("r");
+        assert_eq!(
+            (r.name, r.directive, r.reason),
+            ("check return code", None, "rcode=0")
+        );
+        let r = parse_result("ok 1 :- odd").expect("r");
+        assert_eq!(r.name, "odd");
+        assert!(parse_result("ok 1 foo#bar").is_none());
+        assert!(parse_result("ok 1 foo #SKIP").is_none());
+        assert!(parse_result("ok one").is_none());
+        assert!(parse_result("okay 1 x").is_none());
+    }
+
+    #[test]
+    fn structural_lines() {
+        assert_eq!(
+            classify("  KTAP version 1").0,
+            Line::Version {
+                kind: VersionKind::Ktap,
+                version: 1
+            }
+        );
+        assert_eq!(
+            classify("TAP version 14").0,
+            Line::Version {
+                kind: VersionKind::Tap,
+                version: 14
+            }
+        );
+        assert_eq!(classify("# TAP version 13").0, Line::Diagnostic);
+        assert_eq!(classify("KTAP version 1 x").0, Line::Diagnostic);
+        assert_eq!(classify("\t# Subtest: suite").0, Line::Subtest("suite"));
+        assert_eq!(classify("    1..4").0, Line::Plan(4));
+        assert_eq!(classify("1..2 # comment").0, Line::Plan(2));
+        assert_eq!(classify("2..3").0, Line::Diagnostic);
+        assert_eq!(classify("ok 1 foo#bar"), (Line::Diagnostic, true));
+    }
+
+    #[test]
+    fn prefixes_are_stripped_and_timestamps_read() {
+        let mut lx = Lexer::new();
+        assert_eq!(
+            lx.lex("[    0.000000] Linux version 7.3", true).line,
+            Line::Outside
+        );
+        let l = lx.lex("<6>[    1.500000][    T1] KTAP version 1", true);
+        assert!(matches!(l.line, Line::Version { .. }));
+        assert_eq!(l.timestamp, Some(1_500_000));
+        let l = lx.lex("<3>[   12.000001][  T123]     ok 1 case\r", false);
+        assert_eq!(l.text, "    ok 1 case");
+        assert_eq!(l.indent, 4);
+        assert_eq!(l.timestamp, Some(12_000_001));
+        assert!(matches!(l.line, Line::Result(_)));
+        let l = lx.lex("[   13.000000] reboot: System halted", false);
+        assert_eq!(l.line, Line::End);
+        assert!(!lx.started());
+    }
+
+    #[test]
+    fn non_kernel_prefix_is_cut_by_length() {
+        let mut lx = Lexer::new();
+        lx.lex("foo: TAP version 14", true);
+        assert_eq!(lx.lex("bar: 1..2", false).line, Line::Plan(2));
+        assert_eq!(lx.lex("xy", false).text, "");
+    }
+}

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `ktap2junit`: thin command line front end of the ktap2junit library.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use junit_report::OffsetDateTime;
+use ktap2junit::junit::{JunitOptions, write_junit};
+use ktap2junit::{Report, json, parse_reader, summary, tree, xml};
+
+/// Parse KTAP / TAP test output (KUnit, kselftest; raw, boot log or dmesg)
+/// and write JUnit XML (or the JSON of `kunit.py parse --json`).
+///
+/// Exit status: 0 all tests passed, 1 any failure, crash, missing test, no
+/// tests or only skipped tests (as kunit.py), 2 unreadable input, unwritable
+/// output or bad usage.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Input files; none or `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+
+    /// Write the report to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Write kunit.py's JSON instead of JUnit XML.
+    #[arg(long)]
+    json: bool,
+
+    /// Name of the <testsuites> root element.
+    #[arg(long, value_name = "NAME", default_value = "ktap2junit")]
+    name: String,
+
+    /// Do not print the summary on standard error.
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// Timestamp of the <testsuite> elements, in seconds since the epoch
+    /// (default 0, so that the output is reproducible).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    timestamp: i64,
+
+    /// Keep the log lines of passing tests too (by default only tests that
+    /// did not pass keep their log, which bounds memory on huge logs).
+    #[arg(long)]
+    all_logs: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("ktap2junit: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<ExitCode, String> {
+    let timestamp = OffsetDateTime::from_unix_timestamp(cli.timestamp)
+        .map_err(|e| format!("--timestamp {}: {e}", cli.timestamp))?;
+    let opts = tree::Options {
+        keep_all_logs: cli.all_logs,
+        ..tree::Options::default()
+    };
+    let stdin_name = PathBuf::from("-");
+    let files: Vec<&PathBuf> = if cli.files.is_empty() {
+        vec![&stdin_name]
+    } else {
+        cli.files.iter().collect()
+    };
+
+    let mut report = Report::default();
+    let mut unreadable = false;
+    for path in files {
+        let name = if path.as_os_str() == "-" {
+            "<stdin>".to_owned()
+        } else {
+            path.display().to_string()
+        };
+        let (parsed, err) = if path.as_os_str() == "-" {
+            parse_reader(io::stdin().lock(), &opts)
+        } else {
+            match File::open(path) {
+                Ok(f) => parse_reader(BufReader::with_capacity(1 << 16, f), &opts),
+                Err(e) => {
+                    eprintln!("ktap2junit: {name}: cannot open: {e}");
+                    unreadable = true;
+                    continue;
+                }
+            }
+        };
+        if let Some(e) = err {
+            eprintln!("ktap2junit: {name}: read error: {e}");
+            unreadable = true;
+        }
+        for w in &parsed.warnings {
+            eprintln!("{name}:{}: warning: {}", w.line, xml::text(&w.message));
+        }
+        if parsed.warnings_suppressed > 0 {
+            eprintln!(
+                "{name}: {} more warnings suppressed",
+                parsed.warnings_suppressed
+            );
+        }
+        report.inputs.push((name, parsed));
+    }
+
+    write_output(cli, &report, timestamp)?;
+    if !cli.quiet {
+        let _ = summary::write_summary(&mut io::stderr().lock(), &report);
+    }
+    Ok(if unreadable {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(1))
+    })
+}
+
+fn write_output(cli: &Cli, report: &Report, timestamp: OffsetDateTime) -> Result<(), String> {
+    let target = cli
+        .output
+        .as_ref()
+        .map_or_else(|| "<stdout>".to_owned(), |p| p.display().to_string());
+    let mut out: Box<dyn Write> = match &cli.output {
+        Some(p) => Box::new(BufWriter::new(
+            File::create(p).map_err(|e| format!("{target}: cannot create: {e}"))?,
+        )),
+        None => Box::new(BufWriter::new(io::stdout().lock())),
+    };
+    let result = if cli.json {
+        json::write_json(&mut out, report.runs()).and_then(|()| {
+            // kunit.py prints a newline after the JSON on stdout only.
+            if cli.output.is_none() {
+                writeln!(out)
+            } else {
+                Ok(())
+            }
+        })
+    } else {
+        let opts = JunitOptions {
+            name: cli.name.clone(),
+            timestamp,
+        };
+        write_junit(&mut out, report.runs(), &opts)
+    };
+    result
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("{target}: write error: {e}"))
+}

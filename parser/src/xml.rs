@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Making strings safe for XML before they reach junit-report.
+//!
+//! junit-report (quick-xml) escapes `<`, `>`, `&`, `"` and `'` in attribute
+//! values but writes everything else raw, and writes CDATA content raw.  Log
+//! lines may contain ESC sequences, NUL bytes, other control characters or
+//! `]]>`, none of which may appear in a well-formed XML 1.0 document (or
+//! would end the CDATA section).  Invalid UTF-8 was already replaced with
+//! U+FFFD when the input was decoded.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// Characters that must (or, for DEL and C1 controls, should) not appear in
+/// XML 1.0 character data.
+fn needs_escape(c: char) -> bool {
+    match c {
+        '\t' | '\n' | '\r' => false,
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => true,
+        '\u{fffe}' | '\u{ffff}' => true,
+        _ => false,
+    }
+}
+
+/// Replace characters not allowed in XML with a visible escape (`\x1b`).
+pub fn text(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(needs_escape) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if needs_escape(c) {
+            let n = u32::from(c);
+            if n <= 0xff {
+                let _ = write!(out, "\\x{n:02x}");
+            } else {
+                let _ = write!(out, "\\u{{{n:x}}}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// [`text`] plus splitting `]]>` so that the content stays inside the CDATA
+/// section junit-report wraps it in (`]]>` becomes `]]]]><![CDATA[>`, which
+/// an XML reader turns back into `]]>`).
+pub fn cdata(s: &str) -> String {
+    text(s).replace("]]>", "]]]]><![CDATA[>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(text("a\u{1b}[31mb\u{0}c\td"), "a\\x1b[31mb\\x00c\td");
+        assert_eq!(text("\u{fffe}"), "\\u{fffe}");
+        assert!(matches!(text("plain ünïcode"), Cow::Borrowed(_)));
+        assert_eq!(cdata("x]]>y"), "x]]]]><![CDATA[>y");
+    }
+}

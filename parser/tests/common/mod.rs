@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ktap2junit::tree::{Options, Parsed, Test};
+
+/// The kernel tree: $KDIR, else $TEST_KMOD_CACHE/linux-source-7.3, else
+/// ~/.cache/test-kmod-rust/linux-source-7.3.  `None` (with a message) if its
+/// kunit test_data directory is absent.
+pub fn kdir() -> Option<PathBuf> {
+    let dir = if let Some(k) = std::env::var_os("KDIR") {
+        PathBuf::from(k)
+    } else {
+        let cache = std::env::var_os("TEST_KMOD_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/test-kmod-rust"))
+            })?;
+        cache.join("linux-source-7.3")
+    };
+    if dir.join("tools/testing/kunit/test_data").is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIP: kernel tree with tools/testing/kunit/test_data not found at {} \
+             (set KDIR or TEST_KMOD_CACHE)",
+            dir.display()
+        );
+        None
+    }
+}
+
+pub fn test_data(kdir: &Path) -> PathBuf {
+    kdir.join("tools/testing/kunit/test_data")
+}
+
+/// The project's own samples.
+pub fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ktap2junit")
+}
+
+pub fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn ktap2junit");
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        use std::io::Write;
+        // The child may exit without reading (bad usage): ignore EPIPE.
+        let _ = pipe.write_all(input);
+    }
+    child.wait_with_output().expect("wait ktap2junit")
+}
+
+pub fn parse_file(path: &Path, keep_all_logs: bool) -> Parsed {
+    let f = std::fs::File::open(path).expect("open log");
+    let opts = Options {
+        keep_all_logs,
+        ..Options::default()
+    };
+    let (parsed, err) = ktap2junit::parse_reader(std::io::BufReader::new(f), &opts);
+    assert!(err.is_none(), "read error on {}", path.display());
+    parsed
+}
+
+/// Render a tree as `name STATUS passed/failed/crashed/skipped/errors [skip=reason]`,
+/// two spaces of indentation per level (the format of the expectations).
+pub fn render(t: &Test) -> String {
+    let mut out = String::new();
+    render_into(t, 0, &mut out);
+    out
+}
+
+fn render_into(t: &Test, depth: usize, out: &mut String) {
+    let c = &t.counts;
+    let _ = write!(
+        out,
+        "{}{} {} {}/{}/{}/{}/{}",
+        "  ".repeat(depth),
+        t.name,
+        t.status.as_str(),
+        c.passed,
+        c.failed,
+        c.crashed,
+        c.skipped,
+        c.errors
+    );
+    if !t.skip_reason().is_empty() {
+        let _ = write!(out, " skip={}", t.skip_reason());
+    }
+    out.push('\n');
+    for s in &t.subtests {
+        render_into(s, depth + 1, out);
+    }
+}
+
+pub fn render_runs(p: &Parsed) -> String {
+    p.runs.iter().map(render).collect()
+}
+
+/// A fresh path in the temp dir.
+pub fn temp_path(stem: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    std::env::temp_dir().join(format!(
+        "ktap2junit-test-{}-{}-{stem}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// The JUnit XSD: $JUNIT_XSD, else "$REPO/../shared/junit/junit-10.xsd".
+pub fn xsd() -> Option<PathBuf> {
+    let p = std::env::var_os("JUNIT_XSD")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/junit/junit-10.xsd")
+        });
+    p.is_file().then_some(p)
+}
+
+pub fn have(cmd: &str) -> bool {
+    Command::new(cmd)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// Validate an XML document against junit-10.xsd with xmllint.  Returns
+/// false (after printing a SKIP message) if xmllint or the XSD is missing.
+pub fn validate(xml: &[u8], what: &str) -> bool {
+    let Some(xsd) = xsd() else {
+        eprintln!("SKIP: junit-10.xsd not found; not validating {what}");
+        return false;
+    };
+    if !have("xmllint") {
+        eprintln!(
+            "SKIP: xmllint not installed (apt-get install libxml2-utils); not validating {what}"
+        );
+        return false;
+    }
+    let path = temp_path("out.xml");
+    std::fs::write(&path, xml).expect("write xml");
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&xsd)
+        .arg(&path)
+        .output()
+        .expect("run xmllint");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{what}: JUnit output does not validate against {}:\n{}\n{}",
+        xsd.display(),
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(xml)
+    );
+    true
+}

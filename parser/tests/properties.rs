@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Property tests (proptest, stable toolchain):
+//! * no input makes the parser or the writers panic, and the JUnit output
+//!   is well-formed XML without characters XML forbids;
+//! * every line the lexer recognised as an `ok`/`not ok` result line is
+//!   reported: the set of result line numbers in the input equals the set
+//!   of `result_line`s of the tests in the tree;
+//! * for well-formed generated KTAP (any nesting, optional plans, noise,
+//!   kernel prefixes, CRLF, truncation), the leaf tests come out with the
+//!   generated names and statuses, and the counts add up.
+
+use ktap2junit::junit::{JunitOptions, totals, write_junit};
+use ktap2junit::lexer::{Lexer, Line};
+use ktap2junit::tree::{Options, Parsed, Status, Test, TreeBuilder};
+use proptest::prelude::*;
+
+/// Parse like `parse_reader`, also returning the line numbers the lexer
+/// classified as result lines.
+fn parse_tracking(input: &[u8]) -> (Parsed, Vec<u64>) {
+    let mut lexer = Lexer::new();
+    let mut builder = TreeBuilder::new(Options::default());
+    let mut results = Vec::new();
+    for (i, raw) in input.split(|&b| b == b'\n').enumerate() {
+        if i + 1 == input.split(|&b| b == b'\n').count() && raw.is_empty() {
+            break;
+        }
+        let line_no = i as u64 + 1;
+        let text = String::from_utf8_lossy(raw);
+        let lexed = lexer.lex(&text, builder.is_idle());
+        if matches!(lexed.line, Line::Result(_)) {
+            results.push(line_no);
+        }
+        builder.feed(&lexed, line_no);
+    }
+    (builder.finish(), results)
+}
+
+fn reported_result_lines(t: &Test, out: &mut Vec<u64>) {
+    if t.result_line > 0 {
+        out.push(t.result_line);
+    }
+    for s in &t.subtests {
+        reported_result_lines(s, out);
+    }
+}
+
+fn check_outputs(parsed: &Parsed) -> Result<(), TestCaseError> {
+    let opts = JunitOptions::default();
+    let mut xml = Vec::new();
+    write_junit(&mut xml, &parsed.runs, &opts).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let xml = String::from_utf8(xml).map_err(|_| TestCaseError::fail("JUnit not UTF-8"))?;
+    for c in xml.chars() {
+        let ok =
+            matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && !('\u{7f}'..='\u{9f}').contains(&c));
+        prop_assert!(
+            ok && c != '\u{fffe}' && c != '\u{ffff}',
+            "forbidden char {:?}",
+            c
+        );
+    }
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let mut testcases = 0u64;
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e))
+                if e.name().as_ref() == b"testcase" =>
+            {
+                testcases += 1
+            }
+            Ok(_) => {}
+            Err(e) => return Err(TestCaseError::fail(format!("not well-formed: {e}\n{xml}"))),
+        }
+    }
+    prop_assert_eq!(testcases, totals(&parsed.runs, &opts).tests);
+    let mut json = Vec::new();
+    ktap2junit::json::write_json(&mut json, &parsed.runs)
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    prop_assert!(serde_json::from_slice::<serde_json::Value>(&json).is_ok());
+    Ok(())
+}
+
+fn check_result_lines(input: &[u8]) -> Result<Parsed, TestCaseError> {
+    let (parsed, mut lexed) = parse_tracking(input);
+    let mut reported = Vec::new();
+    for r in &parsed.runs {
+        reported_result_lines(r, &mut reported);
+    }
+    lexed.sort_unstable();
+    reported.sort_unstable();
+    prop_assert_eq!(&reported, &lexed, "result lines lost or duplicated");
+    // The library entry point agrees with the step-by-step parse.
+    let (again, err) = ktap2junit::parse_reader(input, &Options::default());
+    prop_assert!(err.is_none());
+    prop_assert_eq!(&again.runs, &parsed.runs);
+    check_outputs(&parsed)?;
+    Ok(parsed)
+}
+
+// ---------------------------------------------------------------------------
+// Generated KTAP.
+
+#[derive(Debug, Clone)]
+enum Node {
+    Case {
+        name: String,
+        ok: bool,
+        skip: bool,
+    },
+    Suite {
+        name: String,
+        ok: bool,
+        plan: bool,
+        subtest_header: bool,
+        children: Vec<Node>,
+    },
+}
+
+fn name() -> impl Strategy<Value = String> {
+    "[a-z][a-z0-9_]{0,11}"
+}
+
+fn node() -> impl Strategy<Value = Node> {
+    let leaf = (name(), any::<bool>(), prop::bool::weighted(0.2))
+        .prop_map(|(name, ok, skip)| Node::Case { name, ok, skip });
+    leaf.prop_recursive(4, 40, 6, |inner| {
+        (
+            name(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            prop::collection::vec(inner, 1..6),
+        )
+            .prop_map(|(name, ok, plan, subtest_header, children)| Node::Suite {
+                name,
+                ok,
+                plan,
+                subtest_header,
+                children,
+            })
+    })
+}
+
+const NOISE: &[&str] = &[
+    "# diagnostic: something happened",
+    "random kernel noise",
+    "",
+    "  # indented diag",
+    "BUG: unable to handle page fault",
+];
+
+struct Render<'a> {
+    out: Vec<String>,
+    noise: &'a [usize],
+    k: usize,
+}
+
+impl Render<'_> {
+    fn noise(&mut self, indent: &str) {
+        let n = self
+            .noise
+            .get(self.k % self.noise.len().max(1))
+            .copied()
+            .unwrap_or(0);
+        self.k += 1;
+        if n < NOISE.len() {
+            self.out.push(format!("{indent}{}", NOISE[n]));
+        }
+    }
+
+    fn children(&mut self, children: &[Node], depth: usize) {
+        let indent = "    ".repeat(depth);
+        for (i, c) in children.iter().enumerate() {
+            self.noise(&indent);
+            match c {
+                Node::Case { name, ok, skip } => {
+                    let res = if *ok { "ok" } else { "not ok" };
+                    let dir = if *skip { " # SKIP reason" } else { "" };
+                    self.out
+                        .push(format!("{indent}{res} {} {name}{dir}", i + 1));
+                }
+                Node::Suite {
+                    name,
+                    ok,
+                    plan,
+                    subtest_header,
+                    children,
+                } => {
+                    let inner = "    ".repeat(depth + 1);
+                    self.out.push(format!("{inner}KTAP version 1"));
+                    // Without a plan, the name is what ends the suite: keep the header.
+                    if *subtest_header || !*plan {
+                        self.out.push(format!("{inner}# Subtest: {name}"));
+                    }
+                    if *plan {
+                        self.out.push(format!("{inner}1..{}", children.len()));
+                    }
+                    self.children(children, depth + 1);
+                    let res = if *ok { "ok" } else { "not ok" };
+                    self.out.push(format!("{indent}{res} {} {name}", i + 1));
+                }
+            }
+        }
+    }
+}
+
+/// Make all names unique (kunit ends a suite early at a result line that
+/// carries the suite's own name).
+fn uniquify(nodes: &mut [Node], k: &mut usize) {
+    for n in nodes {
+        *k += 1;
+        match n {
+            Node::Case { name, .. } => name.push_str(&format!("_{k}")),
+            Node::Suite { name, children, .. } => {
+                name.push_str(&format!("_{k}"));
+                uniquify(children, k);
+            }
+        }
+    }
+}
+
+fn leaves(nodes: &[Node], out: &mut Vec<(String, Status)>) {
+    for n in nodes {
+        match n {
+            Node::Case { name, ok, skip } => out.push((
+                name.clone(),
+                if *skip {
+                    Status::Skipped
+                } else if *ok {
+                    Status::Success
+                } else {
+                    Status::Failure
+                },
+            )),
+            Node::Suite { children, .. } => leaves(children, out),
+        }
+    }
+}
+
+fn parsed_leaves(t: &Test, out: &mut Vec<(String, Status)>) {
+    for s in &t.subtests {
+        if s.subtests.is_empty() {
+            out.push((s.name.clone(), s.status));
+        } else {
+            parsed_leaves(s, out);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(input in prop::collection::vec(any::<u8>(), 0..2048)) {
+        check_result_lines(&input)?;
+    }
+
+    #[test]
+    fn ktap_line_soup_never_loses_results(lines in prop::collection::vec(prop::sample::select(vec![
+        "KTAP version 1", "TAP version 14", "KTAP version 2", "1..3", "  1..1", "1..0",
+        "    KTAP version 1", "    # Subtest: s", "  # Subtest: t", "ok 1 s", "not ok 2 t",
+        "    ok 1 a", "    not ok 2 b # SKIP x", "ok 3 # SKIP", "ok 1 t", "# diag", "noise",
+        "[    1.000000] KTAP version 1", "<6>[    2.000000][    T1] ok 1 s", "List of all partitions:",
+        "kunit executor: oops", "ok 99999999999999999999999 huge", "1..18446744073709551616", "",
+        "ok 1 bad#name", "\u{1b}[31m", "]]>", "\r",
+    ]), 0..80)) {
+        let input = lines.join("\n");
+        check_result_lines(input.as_bytes())?;
+    }
+
+    #[test]
+    fn generated_ktap_is_parsed_faithfully(
+        mut suites in prop::collection::vec(node(), 1..4),
+        noise in prop::collection::vec(0usize..12, 1..16),
+        prefix in prop::sample::select(vec!["", "[    1.234567] ", "<6>[   12.000000][  T123] ", "foo: "]),
+        crlf in any::<bool>(),
+    ) {
+        uniquify(&mut suites, &mut 0);
+        let mut r = Render { out: vec!["KTAP version 1".to_owned(), format!("1..{}", suites.len())], noise: &noise, k: 0 };
+        r.children(&suites, 0);
+        let eol = if crlf { "\r\n" } else { "\n" };
+        let text: String = r.out.iter().map(|l| format!("{prefix}{l}{eol}")).collect();
+        let parsed = check_result_lines(text.as_bytes())?;
+        prop_assert_eq!(parsed.runs.len(), 1);
+        let mut want = Vec::new();
+        leaves(&suites, &mut want);
+        let mut got = Vec::new();
+        parsed_leaves(&parsed.runs[0], &mut got);
+        prop_assert_eq!(&got, &want);
+        let c = parsed.runs[0].counts;
+        prop_assert_eq!(c.crashed, 0);
+        prop_assert_eq!(c.errors, 0);
+        prop_assert!(c.total() >= want.len() as u64);
+    }
+
+    #[test]
+    fn truncated_ktap_never_loses_results(
+        mut suites in prop::collection::vec(node(), 1..4),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        uniquify(&mut suites, &mut 0);
+        let mut r = Render { out: vec!["KTAP version 1".to_owned(), format!("1..{}", suites.len())], noise: &[0, 1, 99], k: 0 };
+        r.children(&suites, 0);
+        let keep = cut.index(r.out.len() + 1);
+        let text: String = r.out[..keep].iter().map(|l| format!("{l}\n")).collect();
+        let parsed = check_result_lines(text.as_bytes())?;
+        if keep < r.out.len() && keep > 0 {
+            // A log that stops early never reports success.
+            prop_assert_ne!(parsed.runs[0].status, Status::Success);
+        }
+    }
+}

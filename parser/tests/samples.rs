@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The project's own KTAP samples (tests/data): a Rust KUnit suite
+//! `test_kmod` in the shapes CI sees (kunit.py raw output, nested suites, a
+//! crash mid-suite, a serial boot log, dmesg with caller ids, CRLF, hostile
+//! bytes, two runs, kselftest TAP 13).  Expectations for single-run samples
+//! were checked against kunit_parser.py (Linux 7.3); the differences are
+//! the documented deviations.
+
+mod common;
+
+use common::*;
+use ktap2junit::tree::Status;
+
+fn tree(name: &str) -> String {
+    render_runs(&parse_file(&data(name), false))
+}
+
+fn junit(name: &str) -> (Option<i32>, String) {
+    let path = data(name);
+    let out = run(&["-q", path.to_str().expect("utf-8 path")], None);
+    let xml = String::from_utf8(out.stdout).expect("JUnit is UTF-8");
+    validate(xml.as_bytes(), name);
+    (out.status.code(), xml)
+}
+
+#[test]
+fn kunit_raw_output() {
+    assert_eq!(
+        tree("test_kmod_kunit.log"),
+        "\
+main FAILURE 4/1/0/1/0
+  test_kmod FAILURE 4/1/0/1/0
+    kmod_test_0001_driver SUCCESS 1/0/0/0/0
+    kmod_test_0002_driver SUCCESS 1/0/0/0/0
+    kmod_test_0003_driver SUCCESS 1/0/0/0/0
+    kmod_test_0004_driver SUCCESS 1/0/0/0/0
+    kmod_test_0005_driver SKIPPED 0/0/0/1/0 skip=requires CONFIG_MODULE_UNLOAD=y
+    kmod_test_0006_driver FAILURE 0/1/0/0/0
+"
+    );
+    let p = parse_file(&data("test_kmod_kunit.log"), false);
+    let suite = &p.runs[0].subtests[0];
+    // KTAP attributes: suite-level and case-level.
+    assert_eq!(
+        suite.details().attributes,
+        vec![("module".to_owned(), "test_kmod".to_owned())]
+    );
+    assert_eq!(
+        suite.subtests[2].details().attributes,
+        vec![("speed".to_owned(), "slow".to_owned())]
+    );
+    // Only the failing test keeps its log (passing logs are dropped).
+    assert_eq!(suite.subtests[0].log_lines().count(), 0);
+    assert_eq!(
+        suite.subtests[5].log_lines().collect::<Vec<_>>(),
+        [
+            "    # kmod_test_0006_driver: ASSERTION FAILED at rust/kernel/kmod_test.rs:142",
+            "    Expected ret == 0, but",
+            "        ret == -2 (0xfffffffffffffffe)",
+            "    test_kmod: request_module(\"kmod-test-0006\") returned -ENOENT",
+        ]
+    );
+
+    let (code, xml) = junit("test_kmod_kunit.log");
+    assert_eq!(code, Some(1));
+    assert!(
+        xml.contains(
+            r#"<testsuites name="ktap2junit" tests="6" failures="1" errors="0" time="0.000">"#
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"name="test_kmod" package="test_kmod" tests="6""#),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"<testcase name="kmod_test_0005_driver" time="0" classname="test_kmod"><skipped type="skipped" message="requires CONFIG_MODULE_UNLOAD=y"/>"#), "{xml}");
+    assert!(xml.contains(
+        "<failure type=\"failure\" message=\"kmod_test_0006_driver: ASSERTION FAILED at rust/kernel/kmod_test.rs:142\nExpected ret == 0, but\n    ret == -2 (0xfffffffffffffffe)\ntest_kmod: request_module(&quot;kmod-test-0006&quot;) returned -ENOENT\"/>"
+    ), "{xml}");
+    assert!(
+        xml.contains("<system-out><![CDATA[# attributes: speed=slow]]></system-out>"),
+        "{xml}"
+    );
+}
+
+#[test]
+fn nested_suites_become_dotted_classnames() {
+    assert_eq!(
+        tree("test_kmod_nested.log"),
+        "\
+main FAILURE 5/1/0/1/0
+  test_kmod FAILURE 4/1/0/1/0
+    kmod_test_0001_driver SUCCESS 1/0/0/0/0
+    kmod_test_0002_driver_params SUCCESS 2/0/0/1/0
+      kmod_test_0002_driver_params.ext4 SUCCESS 1/0/0/0/0
+      kmod_test_0002_driver_params.xfs SUCCESS 1/0/0/0/0
+      kmod_test_0002_driver_params.btrfs SKIPPED 0/0/0/1/0 skip=btrfs not built
+    kmod_test_0003_deep FAILURE 1/1/0/0/0
+      kmod_test_0003_deeper FAILURE 1/1/0/0/0
+        leaf_a SUCCESS 1/0/0/0/0
+        leaf_b FAILURE 0/1/0/0/0
+  test_kmod_sysfs SUCCESS 1/0/0/0/0
+    kmod_test_0004_sysfs SUCCESS 1/0/0/0/0
+"
+    );
+    let (code, xml) = junit("test_kmod_nested.log");
+    assert_eq!(code, Some(1));
+    assert_eq!(xml.matches("<testsuite ").count(), 2, "{xml}");
+    assert!(xml.contains(r#"<testcase name="leaf_b" time="0" classname="test_kmod.kmod_test_0003_deep.kmod_test_0003_deeper"><failure"#), "{xml}");
+    assert!(xml.contains(r#"name="kmod_test_0002_driver_params.xfs" time="0" classname="test_kmod.kmod_test_0002_driver_params"/>"#), "{xml}");
+    assert!(
+        xml.contains(r#"tests="7" failures="1" errors="0""#),
+        "{xml}"
+    );
+}
+
+#[test]
+fn crash_mid_suite_is_reported_as_crashed_tests() {
+    assert_eq!(
+        tree("test_kmod_crash.log"),
+        "\
+main TEST_CRASHED 3/0/4/0/5
+  test_kmod TEST_CRASHED 3/0/3/0/4
+    kmod_test_0001_driver SUCCESS 1/0/0/0/0
+    kmod_test_0002_driver SUCCESS 1/0/0/0/0
+    kmod_test_0003_driver SUCCESS 1/0/0/0/0
+     TEST_CRASHED 0/0/0/0/0
+     TEST_CRASHED 0/0/0/0/0
+     TEST_CRASHED 0/0/0/0/0
+   TEST_CRASHED 0/0/0/0/0
+"
+    );
+    let p = parse_file(&data("test_kmod_crash.log"), false);
+    let crashed = &p.runs[0].subtests[0].subtests[3];
+    assert!(crashed.missing);
+    assert_eq!(crashed.number, 4);
+    // The Oops lands in the log of the test that was running.
+    assert!(
+        crashed
+            .log_lines()
+            .any(|l| l.contains("RIP: 0010:kmod_test_0004_driver"))
+    );
+
+    let (code, xml) = junit("test_kmod_crash.log");
+    assert_eq!(code, Some(1));
+    assert!(
+        xml.contains(r#"tests="7" failures="0" errors="4""#),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"<testcase name="test 4 (missing)" time="0" classname="test_kmod"><error type="missing""#), "{xml}");
+    // The second suite of the plan never started: reported under the report name.
+    assert!(xml.contains(r#"<testcase name="test 2 (missing)" time="0" classname="ktap2junit"><error type="missing""#), "{xml}");
+}
+
+#[test]
+fn boot_log_with_levels_and_timestamps() {
+    assert_eq!(
+        tree("test_kmod_boot.log"),
+        "\
+main FAILURE 2/1/0/0/0
+  test_kmod FAILURE 2/1/0/0/0
+    kmod_test_0001_driver SUCCESS 1/0/0/0/0
+    kmod_test_0002_driver SUCCESS 1/0/0/0/0
+    kmod_test_0005_driver FAILURE 0/1/0/0/0
+"
+    );
+    let p = parse_file(&data("test_kmod_boot.log"), false);
+    let suite = &p.runs[0].subtests[0];
+    // Suite: from its "KTAP version 1" (1.100000) to "not ok 1 test_kmod" (2.000200).
+    assert_eq!(suite.time_us, Some(900_200));
+    // Cases: from the plan / previous result to their result line.
+    let times: Vec<Option<u64>> = suite.subtests.iter().map(|t| t.time_us).collect();
+    assert_eq!(times, [Some(150_000), Some(500_000), Some(250_000)]);
+    // Boot noise before the KTAP output is not part of any test; noise
+    // inside is the log of the failing test, prefixes stripped.
+    assert_eq!(
+        suite.subtests[2].log_lines().collect::<Vec<_>>(),
+        [
+            "    # kmod_test_0005_driver: EXPECTATION FAILED at rust/kernel/kmod_test.rs:77",
+            "    Expected unload_ok, but",
+            "        unload_ok == false",
+        ]
+    );
+    let (code, xml) = junit("test_kmod_boot.log");
+    assert_eq!(code, Some(1));
+    assert!(
+        xml.contains(
+            r#"<testcase name="kmod_test_0001_driver" time="0.15" classname="test_kmod"/>"#
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            r#"<testsuites name="ktap2junit" tests="3" failures="1" errors="0" time="0.900">"#
+        ),
+        "{xml}"
+    );
+}
+
+#[test]
+fn dmesg_with_caller_ids_and_a_module_loaded_later() {
+    assert_eq!(
+        tree("test_kmod_dmesg.log"),
+        "\
+main SUCCESS 1/0/0/1/0
+  test_kmod SUCCESS 1/0/0/1/0
+    kmod_test_0001_driver SUCCESS 1/0/0/0/0
+    kmod_test_0005_driver SKIPPED 0/0/0/1/0 skip=no test module found
+main FAILURE 0/1/0/0/0
+  test_kmod_late FAILURE 0/1/0/0/0
+    kmod_test_0010_late_load FAILURE 0/1/0/0/0
+"
+    );
+    let p = parse_file(&data("test_kmod_dmesg.log"), false);
+    assert_eq!(p.runs[1].subtests[0].subtests[0].time_us, Some(500_000));
+    // kunit.py ignores the second run and exits 0; we report it and fail.
+    let (code, xml) = junit("test_kmod_dmesg.log");
+    assert_eq!(code, Some(1));
+    assert!(xml.contains(r#"name="test_kmod_late (run 2)""#), "{xml}");
+    assert!(xml.contains(r#"<testcase name="kmod_test_0010_late_load" time="0.5" classname="test_kmod_late"><failure"#), "{xml}");
+}
+
+#[test]
+fn crlf_and_cr_cr_lf_line_endings() {
+    assert_eq!(
+        tree("test_kmod_crlf.log"),
+        "\
+main SUCCESS 1/0/0/1/0
+  test_kmod SUCCESS 1/0/0/1/0
+    kmod_test_0001_driver SUCCESS 1/0/0/0/0
+    kmod_test_0005_driver SKIPPED 0/0/0/1/0 skip=needs root
+"
+    );
+    let (code, xml) = junit("test_kmod_crlf.log");
+    assert_eq!(code, Some(0));
+    assert!(!xml.contains('\r'));
+}
+
+#[test]
+fn hostile_bytes_give_well_formed_xml() {
+    let (code, xml) = junit("test_kmod_hostile.log");
+    assert_eq!(code, Some(1));
+    for bad in ['\u{0}', '\u{7}', '\u{1b}', '\u{fffe}'] {
+        assert!(!xml.contains(bad), "{bad:?} in {xml}");
+    }
+    assert!(
+        xml.contains(r#"<testcase name="kmod_test_0001_driver\x1b[0m""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"name="kmod_test_0002_&lt;driver&gt;&amp;&quot;""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<skipped type="skipped" message="reason with \x00 NUL and �( bad utf8"/>"#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            "\\x1b[31mcolour\\x1b[0m and NUL \\x00 and bad utf8 �� and ]]]]><![CDATA[> cdata end"
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="kmod_test_0004_€_driver""#),
+        "{xml}"
+    );
+    assert!(xml.contains("\\u{fffe} noncharacter"), "{xml}");
+    // The JSON stays valid too.
+    let out = run(
+        &[
+            "-q",
+            "--json",
+            data("test_kmod_hostile.log").to_str().expect("path"),
+        ],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(
+        v["sub_groups"][0]["test_cases"][0]["name"],
+        "kmod_test_0001_driver\u{1b}[0m"
+    );
+}
+
+#[test]
+fn two_runs_in_one_log_are_both_reported() {
+    assert_eq!(
+        tree("test_kmod_two_runs.log"),
+        "\
+main SUCCESS 2/0/0/0/0
+  test_kmod SUCCESS 2/0/0/0/0
+    kmod_test_0001_driver SUCCESS 1/0/0/0/0
+    kmod_test_0002_driver SUCCESS 1/0/0/0/0
+main FAILURE 0/1/0/1/0
+  test_kmod FAILURE 0/1/0/0/0
+    kmod_test_0001_driver FAILURE 0/1/0/0/0
+  test_kmod_again SKIPPED 0/0/0/1/0
+    kmod_test_0005_driver SKIPPED 0/0/0/1/0 skip=module already loaded
+"
+    );
+    let (code, xml) = junit("test_kmod_two_runs.log");
+    assert_eq!(code, Some(1));
+    assert!(
+        xml.contains(r#"tests="4" failures="1" errors="0""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testsuite id="1" name="test_kmod (run 2)""#),
+        "{xml}"
+    );
+    // JSON: both runs merged into kunit.py's single top-level group.
+    let out = run(
+        &[
+            "-q",
+            "--json",
+            data("test_kmod_two_runs.log").to_str().expect("path"),
+        ],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(v["sub_groups"].as_array().map(Vec::len), Some(3));
+    assert_eq!(v["misc"]["tests"], 4);
+    assert_eq!(v["misc"]["failed"], 1);
+}
+
+#[test]
+fn kselftest_tap13() {
+    assert_eq!(
+        tree("kselftest_kmod.log"),
+        "\
+main FAILURE 1/1/0/0/0
+  selftests: kmod: kmod.sh SUCCESS 1/0/0/0/0
+  selftests: kmod: kmod_late.sh FAILURE 0/1/0/0/0
+"
+    );
+    let p = parse_file(&data("kselftest_kmod.log"), false);
+    let late = &p.runs[0].subtests[1];
+    assert_eq!(late.details().diagnostic, "45 seconds");
+    assert_eq!(late.status, Status::Failure);
+    let (code, xml) = junit("kselftest_kmod.log");
+    assert_eq!(code, Some(1));
+    assert!(
+        xml.contains(r#"<testsuite id="0" name="ktap2junit""#),
+        "{xml}"
+    );
+    assert!(xml.contains("TIMEOUT 45 seconds\"/>"), "{xml}");
+    assert!(xml.contains(r#"classname="ktap2junit""#), "{xml}");
+}
+
+#[test]
+fn spec_directives_and_suite_results() {
+    // Deviations from kunit_parser.py (see README): lower-case "# skip" and
+    // a failing "# TODO" are skips; a suite's own "not ok" counts as a
+    // failure even when its subtests passed or were skipped.
+    assert_eq!(
+        tree("test_kmod_spec.log"),
+        "\
+main FAILURE 1/2/0/3/0
+  test_kmod FAILURE 1/1/0/2/0
+    kmod_test_0001_driver SUCCESS 1/0/0/0/0
+    kmod_test_0005_driver SKIPPED 0/0/0/1/0 skip=lower-case directive
+    kmod_test_0007_driver SKIPPED 0/0/0/1/0 skip=TODO: unload race not fixed yet
+  test_kmod_skipped FAILURE 0/1/0/1/0
+    kmod_test_0008_driver SKIPPED 0/0/0/1/0 skip=no hardware
+"
+    );
+    let (code, xml) = junit("test_kmod_spec.log");
+    assert_eq!(code, Some(1));
+    assert!(xml.contains(r#"<testcase name="test_kmod" time="0" classname="test_kmod"><failure type="suite-failure""#), "{xml}");
+    assert!(xml.contains(r#"<testcase name="test_kmod_skipped" time="0" classname="test_kmod_skipped"><failure type="suite-failure""#), "{xml}");
+    assert!(
+        xml.contains(r#"tests="6" failures="2" errors="0""#),
+        "{xml}"
+    );
+}
