@@ -166,6 +166,10 @@ impl Drop for KThread {
 /// and names a file that opens.  Under `kunit.py run` (no root file system) it
 /// does not, and `request_module()` returns -ENOENT.
 pub(crate) fn modprobe_available() -> bool {
+    // A usermode helper waits for the initramfs to be unpacked (it is, in the
+    // background, during boot) before it runs; look at what it will see.
+    #[cfg(CONFIG_BLK_DEV_INITRD)]
+    wait_for_initramfs();
     let helper = modprobe_path_ptr();
     // SAFETY: `helper` is a NUL-terminated path; flags and mode are plain values.
     let file = unsafe { bindings::filp_open(helper, bindings::O_RDONLY as c_int, 0) };
@@ -175,6 +179,17 @@ pub(crate) fn modprobe_available() -> bool {
     // SAFETY: `filp_open()` succeeded, so `file` is ours to close, once.
     unsafe { bindings::filp_close(file, core::ptr::null_mut()) };
     true
+}
+
+/// `wait_for_initramfs()` of include/linux/initrd.h, a header outside the
+/// bindings.
+#[cfg(CONFIG_BLK_DEV_INITRD)]
+fn wait_for_initramfs() {
+    extern "C" {
+        fn wait_for_initramfs();
+    }
+    // SAFETY: No arguments; it returns at once once the initramfs is unpacked.
+    unsafe { wait_for_initramfs() };
 }
 
 /// The usermode helper path that `request_module()` runs.  Modules cannot see
