@@ -166,19 +166,53 @@ impl Drop for KThread {
 /// and names a file that opens.  Under `kunit.py run` (no root file system) it
 /// does not, and `request_module()` returns -ENOENT.
 pub(crate) fn modprobe_available() -> bool {
+    modprobe_lookup().is_ok()
+}
+
+/// Opens the usermode helper as `request_module()` would find it: the error
+/// says why it cannot run.
+pub(crate) fn modprobe_lookup() -> Result {
     // A usermode helper waits for the initramfs to be unpacked (it is, in the
     // background, during boot) before it runs; look at what it will see.
     #[cfg(CONFIG_BLK_DEV_INITRD)]
     wait_for_initramfs();
     let helper = modprobe_path_ptr();
-    // SAFETY: `helper` is a NUL-terminated path; flags and mode are plain values.
-    let file = unsafe { bindings::filp_open(helper, bindings::O_RDONLY as c_int, 0) };
-    let Ok(file) = from_err_ptr(file) else {
-        return false;
+    with_init_fs(|| {
+        // SAFETY: `helper` is a NUL-terminated path; flags and mode are plain
+        // values.
+        let file = unsafe { bindings::filp_open(helper, bindings::O_RDONLY as c_int, 0) };
+        let file = from_err_ptr(file)?;
+        // SAFETY: `filp_open()` succeeded, so `file` is ours to close, once.
+        unsafe { bindings::filp_close(file, core::ptr::null_mut()) };
+        Ok(())
+    })
+}
+
+/// Runs `f` resolving paths as userspace's init does, which is what a
+/// usermode helper sees: since Linux 7.0 kernel threads (KUnit cases among
+/// them) resolve paths in an empty nullfs.  C's `scoped_with_init_fs()`, an
+/// inline of include/linux/fs_struct.h, a header outside the bindings.
+fn with_init_fs<R>(f: impl FnOnce() -> R) -> R {
+    extern "C" {
+        // `struct fs_struct *`, declared opaque: only the pointer is copied.
+        static userspace_init_fs: *mut c_void;
+    }
+    // SAFETY: `get_current()` is the running task, valid for the call.
+    let task = unsafe { bindings::get_current() };
+    // SAFETY: Only this task changes its own `fs` pointer here, exactly as
+    // `__override_init_fs()` does (`WRITE_ONCE`, no lock).  `userspace_init_fs`
+    // is set by PID 1 before any initcall and holds a reference for as long
+    // as the system runs; the old value is put back before returning.
+    let saved = unsafe {
+        let fs = core::ptr::addr_of_mut!((*task).fs);
+        let saved = *fs;
+        core::ptr::write_volatile(fs, userspace_init_fs.cast());
+        saved
     };
-    // SAFETY: `filp_open()` succeeded, so `file` is ours to close, once.
-    unsafe { bindings::filp_close(file, core::ptr::null_mut()) };
-    true
+    let result = f();
+    // SAFETY: As above: restores this task's own pointer (`__revert_init_fs()`).
+    unsafe { core::ptr::write_volatile(core::ptr::addr_of_mut!((*task).fs), saved) };
+    result
 }
 
 /// `wait_for_initramfs()` of include/linux/initrd.h, a header outside the

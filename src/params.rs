@@ -20,7 +20,7 @@ use kernel::{
     ffi::{c_char, c_void},
     module_param::KernelParam,
     prelude::*,
-    str::CStr,
+    str::{CStr, CStrExt},
 };
 
 /// Storage the kernel's parameter code writes (before `init` runs) and we read.
@@ -164,7 +164,7 @@ fn string(slot: &'static Slot<*mut c_char>) -> Option<&'static CStr> {
     let ptr = unsafe { *slot.0.get() };
     // SAFETY: `param_ops_charp` stores NULL or a NUL-terminated string that
     // lives until the module is unloaded (built in: forever).
-    (!ptr.is_null()).then(|| unsafe { CStr::from_ptr(ptr.cast()) })
+    (!ptr.is_null()).then(|| unsafe { CStr::from_char_ptr(ptr) })
 }
 
 /// `start_driver`, if given.

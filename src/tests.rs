@@ -60,7 +60,8 @@ mod suite {
     /// the caller asserted the -ENOENT it got instead.
     fn skip_needs_modprobe(expectation: &str) {
         ffi::kunit_mark_skipped(fmt!(
-            "no userspace modprobe: got -ENOENT as expected, {expectation} needs one"
+            "no userspace modprobe ({:?}): got -ENOENT as expected, {expectation} needs one",
+            ffi::modprobe_lookup().err()
         ));
     }
 
