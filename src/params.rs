@@ -61,7 +61,7 @@ macro_rules! param {
                     .as_ptr()
                     .cast::<c_char>(),
                 #[cfg(MODULE)]
-                mod_: &raw const bindings::__this_module as *mut bindings::module,
+                mod_: (&raw const bindings::__this_module).cast_mut(),
                 #[cfg(not(MODULE))]
                 mod_: core::ptr::null_mut(),
                 ops: &raw const bindings::$ops,

@@ -3,7 +3,8 @@
 #
 # Runs inside the VM (see kunit/selftest) and prints one KTAP document:
 #   1 kmod_sh     the kernel's kmod.sh, unmodified, one subtest per test id
-#                 (default counts), or one for the given kmod.sh arguments
+#                 (default counts; each once with QUICK=1), or one for the
+#                 given kmod.sh arguments
 #   2 knobs       our bad-input checks of the sysfs knobs (rust only)
 #   3 test_kmod   the KUnit suite, run through debugfs now that a modprobe
 #                 exists (rust only)
@@ -49,7 +50,8 @@ else
 	n=0
 	for id in "${ids[@]}"; do
 		n=$((n + 1))
-		run_kmod "$n" "kmod_$id" -t "$id" || { rc=$?; [ "$rc" = 4 ] || sh_rc=$rc; }
+		run_kmod "$n" "kmod_$id" "$([ -n "${QUICK:-}" ] && echo -s || echo -t)" "$id" ||
+			{ rc=$?; [ "$rc" = 4 ] || sh_rc=$rc; }
 	done
 fi
 echo "# kmod.sh ($driver driver): $(elapsed "$start") s in all"
