@@ -56,26 +56,63 @@ pub fn status_str(s: Status) -> &'static str {
     }
 }
 
+/// Output buffer: the document is built in a `Vec<u8>` that is handed to
+/// the real writer in large pieces (no per-token dynamic `Write` calls).
 struct Out<'w, W: Write + ?Sized> {
-    w: &'w mut W,
+    sink: &'w mut W,
+    w: Vec<u8>,
 }
 
+/// Flush the buffer to the sink when it grows beyond this.
+const FLUSH_AT: usize = 1 << 16;
+
 impl<W: Write + ?Sized> Out<'_, W> {
+    fn flush_if_full(&mut self) -> io::Result<()> {
+        if self.w.len() >= FLUSH_AT {
+            self.sink.write_all(&self.w)?;
+            self.w.clear();
+        }
+        Ok(())
+    }
+
     fn indent(&mut self, level: usize) -> io::Result<()> {
-        self.w.write_all(b"\n")?;
-        for _ in 0..level {
-            self.w.write_all(b"    ")?;
+        const SPACES: &[u8] = &[b' '; 64];
+        self.w.push(b'\n');
+        let mut n = level * 4;
+        while n > 0 {
+            let k = n.min(SPACES.len());
+            self.w.extend_from_slice(&SPACES[..k]);
+            n -= k;
         }
         Ok(())
     }
 
     fn key(&mut self, level: usize, key: &str, first: bool) -> io::Result<()> {
         if !first {
-            self.w.write_all(b",")?;
+            self.w.push(b',');
         }
         self.indent(level)?;
-        write_str(self.w, key)?;
-        self.w.write_all(b": ")
+        self.str(key)?;
+        self.w.extend_from_slice(b": ");
+        Ok(())
+    }
+
+    /// A JSON string; printable ASCII without `"` and `\\` is copied as is.
+    #[inline]
+    fn str(&mut self, s: &str) -> io::Result<()> {
+        let plain = s
+            .as_bytes()
+            .iter()
+            .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+        if plain {
+            self.w.reserve(s.len() + 2);
+            self.w.push(b'"');
+            self.w.extend_from_slice(s.as_bytes());
+            self.w.push(b'"');
+            Ok(())
+        } else {
+            write_str(&mut self.w, s)
+        }
     }
 
     /// One group: `{"name", "sub_groups", "test_cases", "misc", common...}`.
@@ -89,9 +126,9 @@ impl<W: Write + ?Sized> Out<'_, W> {
         // Python builds sub_groups and test_cases in one pass; we need two,
         // so collect the (cheap) references first.
         let children: Vec<&Test> = children.collect();
-        self.w.write_all(b"{")?;
+        self.w.extend_from_slice(b"{");
         self.key(level + 1, "name", true)?;
-        write_str(self.w, name)?;
+        self.str(name)?;
 
         self.key(level + 1, "sub_groups", false)?;
         let groups: Vec<&Test> = children
@@ -100,45 +137,67 @@ impl<W: Write + ?Sized> Out<'_, W> {
             .filter(|t| !t.subtests.is_empty())
             .collect();
         if groups.is_empty() {
-            self.w.write_all(b"[]")?;
+            self.w.extend_from_slice(b"[]");
         } else {
-            self.w.write_all(b"[")?;
-            for (i, g) in groups.iter().enumerate() {
-                if i > 0 {
-                    self.w.write_all(b",")?;
+            self.w.extend_from_slice(b"[");
+            if level == 0 && groups.len() > BATCH {
+                self.w
+                    .extend_from_slice(&render_groups(&groups[..BATCH], level + 2, true)?);
+                self.flush_if_full()?;
+                let rest = &groups[BATCH..];
+                let batches = rest.len().div_ceil(BATCH);
+                let batch = |b: usize| {
+                    let end = ((b + 1) * BATCH).min(rest.len());
+                    render_groups(&rest[b * BATCH..end], level + 2, false)
+                };
+                in_order(batches, &batch, &mut |rendered| {
+                    self.sink.write_all(&self.w)?;
+                    self.w.clear();
+                    self.sink.write_all(&rendered)
+                })?;
+            } else {
+                for (i, g) in groups.iter().enumerate() {
+                    if i > 0 {
+                        self.w.extend_from_slice(b",");
+                    }
+                    self.indent(level + 2)?;
+                    self.group(level + 2, &g.name, &mut g.subtests.iter(), &g.counts)?;
                 }
-                self.indent(level + 2)?;
-                self.group(level + 2, &g.name, &mut g.subtests.iter(), &g.counts)?;
             }
             self.indent(level + 1)?;
-            self.w.write_all(b"]")?;
+            self.w.extend_from_slice(b"]");
         }
 
         self.key(level + 1, "test_cases", false)?;
         let mut cases = children.iter().filter(|t| t.subtests.is_empty()).peekable();
         if cases.peek().is_none() {
-            self.w.write_all(b"[]")?;
+            self.w.extend_from_slice(b"[]");
         } else {
-            self.w.write_all(b"[")?;
+            self.w.extend_from_slice(b"[");
+            // Every test case is `{"name": ..., "status": ...}` at the same
+            // indentation: render the fixed parts once.
+            let open = format!("\n{0}{{\n{0}    \"name\": ", " ".repeat(4 * (level + 2)));
+            let status = format!(",\n{}\"status\": ", " ".repeat(4 * (level + 3)));
+            let close = format!("\n{}}}", " ".repeat(4 * (level + 2)));
             for (i, c) in cases.enumerate() {
                 if i > 0 {
-                    self.w.write_all(b",")?;
+                    self.w.push(b',');
                 }
-                self.indent(level + 2)?;
-                self.w.write_all(b"{")?;
-                self.key(level + 3, "name", true)?;
-                write_str(self.w, &c.name)?;
-                self.key(level + 3, "status", false)?;
-                write_str(self.w, status_str(c.status))?;
-                self.indent(level + 2)?;
-                self.w.write_all(b"}")?;
+                self.w.extend_from_slice(open.as_bytes());
+                self.str(&c.name)?;
+                self.w.extend_from_slice(status.as_bytes());
+                self.w.push(b'"');
+                self.w.extend_from_slice(status_str(c.status).as_bytes());
+                self.w.push(b'"');
+                self.w.extend_from_slice(close.as_bytes());
+                self.flush_if_full()?;
             }
             self.indent(level + 1)?;
-            self.w.write_all(b"]")?;
+            self.w.extend_from_slice(b"]");
         }
 
         self.key(level + 1, "misc", false)?;
-        self.w.write_all(b"{")?;
+        self.w.extend_from_slice(b"{");
         let misc = [
             ("tests", counts.total()),
             ("passed", u64::from(counts.passed)),
@@ -149,10 +208,10 @@ impl<W: Write + ?Sized> Out<'_, W> {
         ];
         for (i, (k, v)) in misc.iter().enumerate() {
             self.key(level + 2, k, i == 0)?;
-            write!(self.w, "{v}")?;
+            write!(&mut self.w, "{v}")?;
         }
         self.indent(level + 1)?;
-        self.w.write_all(b"}")?;
+        self.w.extend_from_slice(b"}");
 
         for (k, v) in [
             ("arch", Some("")),
@@ -165,13 +224,80 @@ impl<W: Write + ?Sized> Out<'_, W> {
         ] {
             self.key(level + 1, k, false)?;
             match v {
-                Some(s) => write_str(self.w, s)?,
-                None => self.w.write_all(b"null")?,
+                Some(s) => self.str(s)?,
+                None => self.w.extend_from_slice(b"null"),
             }
         }
         self.indent(level)?;
-        self.w.write_all(b"}")
+        self.w.extend_from_slice(b"}");
+        Ok(())
     }
+}
+
+/// Top-level groups rendered per batch (and per thread).
+const BATCH: usize = 64;
+
+/// Render `groups` at `level` as elements of a JSON list (`first`: the
+/// first one has no leading comma).
+fn render_groups(groups: &[&Test], level: usize, first: bool) -> io::Result<Vec<u8>> {
+    let mut sink = Vec::new();
+    let mut out = Out {
+        sink: &mut sink,
+        w: Vec::with_capacity(FLUSH_AT * 2),
+    };
+    for (i, g) in groups.iter().enumerate() {
+        if i > 0 || !first {
+            out.w.push(b',');
+        }
+        out.indent(level)?;
+        out.group(level, &g.name, &mut g.subtests.iter(), &g.counts)?;
+    }
+    let Out { w, .. } = out;
+    sink.extend_from_slice(&w);
+    Ok(sink)
+}
+
+/// Produce `batches` results with `render` and hand them to `write` in
+/// order.  With more than one CPU, a helper thread renders every other
+/// batch while this thread renders the next one.
+pub(crate) fn in_order<R>(
+    batches: usize,
+    render: &(dyn Fn(usize) -> io::Result<R> + Sync),
+    write: &mut dyn FnMut(R) -> io::Result<()>,
+) -> io::Result<()>
+where
+    R: Send,
+{
+    let helper = batches > 1 && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    if !helper {
+        for b in 0..batches {
+            write(render(b)?)?;
+        }
+        return Ok(());
+    }
+    std::thread::scope(|s| {
+        let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<usize>(1);
+        let (out_tx, out_rx) = std::sync::mpsc::sync_channel::<io::Result<R>>(1);
+        s.spawn(move || {
+            for b in job_rx {
+                if out_tx.send(render(b)).is_err() {
+                    break;
+                }
+            }
+        });
+        let lost = || io::Error::other("rendering thread failed");
+        for b in (0..batches).step_by(2) {
+            let other = b + 1 < batches;
+            if other {
+                job_tx.send(b + 1).map_err(|_| lost())?;
+            }
+            write(render(b)?)?;
+            if other {
+                write(out_rx.recv().map_err(|_| lost())??)?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Write the JSON document for the given runs (no trailing newline, like
@@ -187,7 +313,12 @@ where
         counts.add(&r.counts);
     }
     let mut children = runs.iter().flat_map(|r| r.subtests.iter());
-    Out { w }.group(0, "KUnit Test Group", &mut children, &counts)
+    let mut out = Out {
+        sink: w,
+        w: Vec::with_capacity(FLUSH_AT * 2),
+    };
+    out.group(0, "KUnit Test Group", &mut children, &counts)?;
+    out.sink.write_all(&out.w)
 }
 
 #[cfg(test)]

@@ -267,7 +267,8 @@ fn system_out(t: &Test) -> Option<String> {
 fn make_case(c: &Case<'_>) -> TestCase {
     let t = c.test;
     let time = Duration::milliseconds(i64::try_from(millis(t)).unwrap_or(i64::MAX));
-    let name = xml::text(&case_name(t)).into_owned();
+    let case_name = case_name(t);
+    let name = xml::text(&case_name);
     let mut tc = match (c.kind, outcome(c)) {
         (Kind::SuiteFailure, _) => {
             let mut msg = diagnostics(t);
@@ -411,7 +412,66 @@ fn write_suite<W: Write + ?Sized>(
     )
 }
 
+/// Write one `<testsuite>` (the `id`-th) for entry `e` of run `k`.
+fn render_suite<W: Write + ?Sized>(
+    w: &mut W,
+    (k, e): &(usize, Entry<'_>),
+    id: usize,
+    multi: bool,
+    opts: &JunitOptions,
+) -> io::Result<()> {
+    let base = match e {
+        Entry::Suite(t) => t.name.as_str(),
+        Entry::Group(_) => opts.name.as_str(),
+    };
+    let name = if multi && *k > 0 {
+        format!("{base} (run {})", k + 1)
+    } else {
+        base.to_owned()
+    };
+    let mut suite = TestSuite::new(&xml::text(&name));
+    suite.set_timestamp(opts.timestamp);
+    let mut sum = Totals::default();
+    visit_entry(e, &opts.name, &mut |c| {
+        tally(&mut sum, &c);
+        suite.add_testcase(make_case(&c));
+    });
+    if let Entry::Suite(t) = e {
+        let d = t.details();
+        if let Some((_, m)) = d.attributes.iter().find(|(k, _)| k == "module") {
+            suite.package = xml::text(m).into_owned();
+        }
+        if !d.log.is_empty() {
+            suite.set_system_out(&xml::cdata(&d.log));
+        }
+    }
+    write_suite(w, suite, id, sum.time_ms)
+}
+
+/// `<testsuite>`s rendered per batch (and per thread).
+const BATCH: usize = 64;
+
+/// Render the suites `all[first..]` (at most [`BATCH`]) into a buffer.
+fn render_batch(
+    all: &[(usize, Entry<'_>)],
+    first: usize,
+    multi: bool,
+    opts: &JunitOptions,
+) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(1 << 16);
+    let end = (first + BATCH).min(all.len());
+    for (id, entry) in all.iter().enumerate().take(end).skip(first) {
+        render_suite(&mut buf, entry, id, multi, opts)?;
+    }
+    Ok(buf)
+}
+
 /// Write the JUnit document for the given runs.
+///
+/// The `<testsuite>`s are rendered by junit-report in batches; with more
+/// than one CPU, a helper thread renders every other batch while this one
+/// renders the next, and the batches are written in order (see
+/// [`crate::json::in_order`]).
 pub fn write_junit<'t, W, I>(w: &mut W, runs: I, opts: &JunitOptions) -> io::Result<()>
 where
     W: Write + ?Sized,
@@ -430,39 +490,14 @@ where
         fmt_ms(tot.time_ms)
     )?;
     let multi = runs.len() > 1;
-    let mut id = 0;
-    for (k, run) in runs.iter().enumerate() {
-        for e in entries(run) {
-            let base = match &e {
-                Entry::Suite(t) => t.name.as_str(),
-                Entry::Group(_) => opts.name.as_str(),
-            };
-            let name = if multi && k > 0 {
-                format!("{base} (run {})", k + 1)
-            } else {
-                base.to_owned()
-            };
-            let mut suite = TestSuite::new(&xml::text(&name));
-            suite.set_timestamp(opts.timestamp);
-            let mut ms = 0u64;
-            let mut sum = Totals::default();
-            visit_entry(&e, &opts.name, &mut |c| {
-                tally(&mut sum, &c);
-                suite.add_testcase(make_case(&c));
-            });
-            ms = ms.saturating_add(sum.time_ms);
-            if let Entry::Suite(t) = &e {
-                let d = t.details();
-                if let Some((_, m)) = d.attributes.iter().find(|(k, _)| k == "module") {
-                    suite.package = xml::text(m).into_owned();
-                }
-                if !d.log.is_empty() {
-                    suite.set_system_out(&xml::cdata(&d.log));
-                }
-            }
-            write_suite(w, suite, id, ms)?;
-            id += 1;
-        }
-    }
+    // (run index, entry) of every <testsuite>, in order.
+    let all: Vec<(usize, Entry<'_>)> = runs
+        .iter()
+        .enumerate()
+        .flat_map(|(k, run)| entries(run).into_iter().map(move |e| (k, e)))
+        .collect();
+    let batches = all.len().div_ceil(BATCH);
+    let render = |b: usize| render_batch(&all, b * BATCH, multi, opts);
+    crate::json::in_order(batches, &render, &mut |rendered| w.write_all(&rendered))?;
     writeln!(w, "</testsuites>")
 }

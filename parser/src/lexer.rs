@@ -38,13 +38,50 @@ pub fn is_py_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
-/// `str.rstrip()` with Python's notion of whitespace.
-pub fn py_rstrip(s: &str) -> &str {
-    s.trim_end_matches(is_py_space)
+/// [`is_py_space`] for an ASCII byte.
+#[inline]
+fn is_ascii_py_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f)
 }
 
+/// `str.rstrip()` with Python's notion of whitespace.
+#[inline]
+pub fn py_rstrip(s: &str) -> &str {
+    let b = s.as_bytes();
+    let mut end = b.len();
+    while let Some(&c) = b[..end].last() {
+        if c >= 0x80 {
+            // A non-ASCII character: the general path.
+            return s[..end].trim_end_matches(is_py_space);
+        }
+        if !is_ascii_py_space(c) {
+            break;
+        }
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Byte length of the leading whitespace of `s` (Python's notion).
+#[inline]
+fn py_space_len(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c >= 0x80 {
+            return s.len() - s[i..].trim_start_matches(is_py_space).len();
+        }
+        if !is_ascii_py_space(c) {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+#[inline]
 fn py_lstrip(s: &str) -> &str {
-    s.trim_start_matches(is_py_space)
+    &s[py_space_len(s)..]
 }
 
 /// Which protocol a version line announces.
@@ -160,26 +197,31 @@ struct Prefix {
 }
 
 /// Streaming line lexer (keeps the prefix state between lines).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Lexer {
     prefix: Option<Prefix>,
-    end_markers: [memchr::memmem::Finder<'static>; 3],
 }
 
-impl Default for Lexer {
-    fn default() -> Self {
-        Lexer {
-            prefix: None,
-            end_markers: END_MARKERS.map(memchr::memmem::Finder::new),
-        }
-    }
-}
-
-const END_MARKERS: [&str; 3] = [
+/// kunit_parser.py's `KTAP_END` markers.
+pub const END_MARKERS: [&str; 3] = [
     "List of all partitions:",
     "Kernel panic - not syncing: VFS:",
     "reboot: System halted",
 ];
+
+/// Whether `raw` contains one of the [`END_MARKERS`].  One `memchr3` pass
+/// finds the candidate positions (the markers' distinctive capitals `L`,
+/// `K` and the `S` of `System`, which is 8 bytes into its marker).
+#[inline]
+fn has_end_marker(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    let [list, panic, halted] = END_MARKERS.map(str::as_bytes);
+    memchr::memchr3_iter(b'L', b'K', b'S', b).any(|i| match b[i] {
+        b'L' => b[i..].starts_with(list),
+        b'K' => b[i..].starts_with(panic),
+        _ => i >= 8 && b[i - 8..].starts_with(halted),
+    })
+}
 
 // ---------------------------------------------------------------------------
 // Kernel prefix tokens.
@@ -245,11 +287,67 @@ fn kernel_tokens(input: &str) -> IResult<&str, Option<u64>> {
     .parse(input)
 }
 
+/// Byte-level fast path of [`kernel_tokens`] for the commonest prefix: a
+/// single printk timestamp `[ *\d+\.\d+]` not followed by another token.
+/// `None` means "use the grammar".
+#[inline]
+fn fast_printk_time(b: &[u8]) -> Option<(usize, Option<u64>)> {
+    const SCALE: [u64; 7] = [1_000_000, 100_000, 10_000, 1_000, 100, 10, 1];
+    if b.first() != Some(&b'[') {
+        return None;
+    }
+    let mut i = 1;
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let secs_start = i;
+    let mut secs: u64 = 0;
+    while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+        secs = secs.saturating_mul(10).saturating_add(u64::from(d - b'0'));
+        i += 1;
+    }
+    if i == secs_start || b.get(i) != Some(&b'.') {
+        return None;
+    }
+    i += 1;
+    let frac_start = i;
+    let mut micros: u64 = 0;
+    let mut frac_digits = 0;
+    while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+        if frac_digits < 6 {
+            micros = micros * 10 + u64::from(d - b'0');
+            frac_digits += 1;
+        }
+        i += 1;
+    }
+    if i == frac_start || b.get(i) != Some(&b']') {
+        return None;
+    }
+    i += 1;
+    if matches!(b.get(i), Some(b'[' | b'<')) {
+        return None;
+    }
+    micros *= SCALE[frac_digits];
+    Some((
+        i,
+        Some(secs.saturating_mul(1_000_000).saturating_add(micros)),
+    ))
+}
+
 /// Length in bytes of the kernel tokens at the start of `s` and their timestamp.
+#[inline]
 fn scan_kernel_tokens(s: &str) -> Option<(usize, Option<u64>)> {
     if !s.starts_with(['[', '<']) {
         return None;
     }
+    if let Some(r) = fast_printk_time(s.as_bytes()) {
+        return Some(r);
+    }
+    scan_kernel_tokens_grammar(s)
+}
+
+/// [`scan_kernel_tokens`] by the `nom` grammar alone.
+fn scan_kernel_tokens_grammar(s: &str) -> Option<(usize, Option<u64>)> {
     kernel_tokens(s)
         .ok()
         .map(|(rest, ts)| (s.len() - rest.len(), ts))
@@ -373,8 +471,60 @@ fn parse_directive(text: &str) -> (Option<Directive>, &str) {
     }
 }
 
+/// Byte-level fast path of [`parse_result`] for the commonest result line:
+/// `\s*(ok|not ok) N name` where the name contains no `#` and does not
+/// start with `-` or `:` (so the grammar's name-start alternatives and
+/// directive parsing all reduce to "the name is everything after the
+/// space").  `None` means "use the grammar".
+#[inline]
+fn fast_result(text: &str) -> Option<ResultLine<'_>> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while b.get(i).copied().is_some_and(is_ascii_py_space) {
+        i += 1;
+    }
+    let ok = match b.get(i)? {
+        b'o' if b[i..].starts_with(b"ok ") => {
+            i += 3;
+            true
+        }
+        b'n' if b[i..].starts_with(b"not ok ") => {
+            i += 7;
+            false
+        }
+        _ => return None,
+    };
+    let digits_start = i;
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    if i == digits_start
+        || b.get(i) != Some(&b' ')
+        || matches!(b.get(i + 1), Some(b'-' | b':'))
+        || memchr::memchr(b'#', &b[i..]).is_some()
+    {
+        return None;
+    }
+    let name = &text[i + 1..];
+    Some(ResultLine {
+        ok,
+        number: saturating_u64(&text[digits_start..i]),
+        plain_name: name,
+        name,
+        directive: None,
+        reason: "",
+        kunit_skip: false,
+    })
+}
+
 /// Parse a result line.  `None` if the line is not a result line.
+#[inline]
 pub fn parse_result(text: &str) -> Option<ResultLine<'_>> {
+    fast_result(text).or_else(|| parse_result_grammar(text))
+}
+
+/// [`parse_result`] by the `nom` grammar alone.
+pub fn parse_result_grammar(text: &str) -> Option<ResultLine<'_>> {
     let (rest, (ok, number)) = result_head(text).ok()?;
     let starts = name_starts(rest);
     // TEST_RESULT: first start (in regex preference order) that matches.
@@ -408,7 +558,13 @@ pub fn parse_result(text: &str) -> Option<ResultLine<'_>> {
 
 /// Classify a prefix-stripped line.
 pub fn classify(text: &str) -> (Line<'_>, bool) {
-    let first = py_lstrip(text).as_bytes().first().copied();
+    classify_at(text, py_space_len(text))
+}
+
+/// [`classify`] given the byte length `ws` of the leading whitespace.
+#[inline]
+fn classify_at(text: &str, ws: usize) -> (Line<'_>, bool) {
+    let first = text.as_bytes().get(ws).copied();
     let parsed = match first {
         Some(b'K' | b'T') => version_line(text).ok().map(|(_, l)| l),
         Some(b'#') => subtest_line(text).ok().map(|(_, l)| l),
@@ -424,6 +580,30 @@ pub fn classify(text: &str) -> (Line<'_>, bool) {
         _ => None,
     };
     (parsed.unwrap_or(Line::Diagnostic), false)
+}
+
+/// The part of lexing a raw line that does not depend on the lexer's state
+/// (so it can be done ahead of time, in another thread): trailing
+/// whitespace, kernel prefix tokens and end markers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prelexed {
+    /// Length of the line without trailing whitespace.
+    len: usize,
+    /// Length and timestamp of its leading kernel prefix tokens.
+    tokens: Option<(usize, Option<u64>)>,
+    /// Whether it contains one of kunit's end markers.
+    end_marker: bool,
+}
+
+/// The state-independent part of lexing `raw` (see [`Prelexed`]).
+#[inline]
+pub fn prelex(raw: &str) -> Prelexed {
+    let stripped = py_rstrip(raw);
+    Prelexed {
+        len: stripped.len(),
+        tokens: scan_kernel_tokens(stripped),
+        end_marker: has_end_marker(stripped),
+    }
 }
 
 /// Find `KTAP version N` / `TAP version N` at the end of a raw line (kunit's
@@ -443,8 +623,20 @@ fn find_version_start(raw: &str) -> Option<usize> {
     None
 }
 
+/// Number of characters in the first `ws` bytes of `s`.
+#[inline]
+fn chars_in(s: &str, ws: usize) -> usize {
+    if s.as_bytes()[..ws].is_ascii() {
+        ws
+    } else {
+        s[..ws].chars().count()
+    }
+}
+
+/// Number of leading whitespace characters.
+#[cfg(test)]
 fn leading_ws(s: &str) -> usize {
-    s.chars().take_while(|&c| is_py_space(c)).count()
+    chars_in(s, py_space_len(s))
 }
 
 impl Lexer {
@@ -472,10 +664,16 @@ impl Lexer {
     }
 
     fn lexed<'a>(line: Line<'a>, text: &'a str, timestamp: Option<u64>) -> Lexed<'a> {
+        Self::lexed_ws(line, text, py_space_len(text), timestamp)
+    }
+
+    /// [`Lexer::lexed`] given the byte length `ws` of the leading whitespace.
+    #[inline]
+    fn lexed_ws<'a>(line: Line<'a>, text: &'a str, ws: usize, timestamp: Option<u64>) -> Lexed<'a> {
         Lexed {
             line,
             text,
-            indent: leading_ws(text),
+            indent: chars_in(text, ws),
             timestamp,
             malformed_result: false,
         }
@@ -485,8 +683,14 @@ impl Lexer {
     /// lexer that no run is in progress, so a version line with a new prefix
     /// may start the next run.
     pub fn lex<'a>(&mut self, raw: &'a str, idle: bool) -> Lexed<'a> {
-        let raw = py_rstrip(raw);
-        let tokens = scan_kernel_tokens(raw);
+        self.lex_prelexed(raw, prelex(raw), idle)
+    }
+
+    /// [`Lexer::lex`] with the state-independent part already done by
+    /// [`prelex`] (`pre` must be `prelex(raw)`).
+    pub fn lex_prelexed<'a>(&mut self, raw: &'a str, pre: Prelexed, idle: bool) -> Lexed<'a> {
+        let raw = &raw[..pre.len];
+        let tokens = pre.tokens;
         let timestamp = tokens.and_then(|(_, ts)| ts);
 
         let Some(prefix) = &self.prefix else {
@@ -502,11 +706,7 @@ impl Lexer {
             return Self::lexed(Line::Outside, raw, timestamp);
         };
 
-        if self
-            .end_markers
-            .iter()
-            .any(|m| m.find(raw.as_bytes()).is_some())
-        {
+        if pre.end_marker {
             self.prefix = None;
             return Self::lexed(Line::End, raw, timestamp);
         }
@@ -515,12 +715,20 @@ impl Lexer {
             rest
         } else if let (Some(ws), Some((n, _))) = (prefix.structural_ws, tokens) {
             let rest = &raw[n..];
-            let cut: usize = rest
-                .chars()
-                .take(ws)
-                .take_while(|&c| is_py_space(c))
-                .map(char::len_utf8)
-                .sum();
+            // Up to `ws` whitespace characters (ASCII fast path).
+            let rb = rest.as_bytes();
+            let mut cut = 0;
+            while cut < ws && rb.get(cut).copied().is_some_and(is_ascii_py_space) {
+                cut += 1;
+            }
+            if cut < ws && rb.get(cut).is_some_and(|&c| c >= 0x80) {
+                cut += rest[cut..]
+                    .chars()
+                    .take(ws - cut)
+                    .take_while(|&c| is_py_space(c))
+                    .map(char::len_utf8)
+                    .sum::<usize>();
+            }
             &rest[cut..]
         } else {
             let cut = raw
@@ -529,7 +737,8 @@ impl Lexer {
                 .map_or(raw.len(), |(i, _)| i);
             &raw[cut..]
         };
-        let (line, malformed) = classify(text);
+        let ws = py_space_len(text);
+        let (line, malformed) = classify_at(text, ws);
         if idle
             && !matches!(line, Line::Version { .. })
             && let Some(p) = find_version_start(raw)
@@ -539,7 +748,7 @@ impl Lexer {
             let (line, _) = classify(text);
             return Self::lexed(line, text, timestamp);
         }
-        let mut lexed = Self::lexed(line, text, timestamp);
+        let mut lexed = Self::lexed_ws(line, text, ws, timestamp);
         lexed.malformed_result = malformed;
         lexed
     }
@@ -634,6 +843,96 @@ mod tests {
         let l = lx.lex("[   13.000000] reboot: System halted", false);
         assert_eq!(l.line, Line::End);
         assert!(!lx.started());
+    }
+
+    /// Lines exercising the fast paths and their borders.
+    const FAST_PATH_LINES: &[&str] = &[
+        "ok 1 name",
+        "    ok 12 kmod_test_0001_driver",
+        "\tnot ok 3 a b c",
+        "ok 1 ",
+        "ok 1",
+        "ok 1 - name",
+        "ok 1 :- name",
+        "ok 1 -name",
+        "ok 1 :name",
+        "ok 1  two spaces",
+        "ok 1 name # SKIP why",
+        "ok 1 name#x",
+        "ok 99999999999999999999999 huge",
+        "ok x name",
+        "okay 1 x",
+        "not ok 2 \u{e9}t\u{e9} caf\u{e9}",
+        "\u{a0}ok 1 nbsp",
+        "\u{2028}not ok 1 sep",
+        "[    1.234567] ok 1 x",
+        "[1.5] x",
+        "[ 12.1234567] x",
+        "[   1.000000][    T1] x",
+        "[   1.000000]<6>x",
+        "[   1.000000]",
+        "[   1.] x",
+        "[.5] x",
+        "[ 99999999999999999999.000001] big",
+        "<6>[ 1.000000] x",
+        "[ T1] x",
+        "reboot: System halted",
+        "x Kernel panic - not syncing: VFS: y",
+        "List of all partitions:",
+        "System halted",
+        "eboot: System halted",
+        "SKIP KTAP List Kernel",
+        "",
+        " \t\r",
+        "trailing \u{a0}\u{2000} ",
+        "\u{1c}\u{1f} x",
+    ];
+
+    fn check_fast_paths(line: &str) {
+        if let Some(fast) = fast_result(line) {
+            assert_eq!(Some(fast), parse_result_grammar(line), "{line:?}");
+        }
+        assert_eq!(parse_result(line), parse_result_grammar(line), "{line:?}");
+        if let Some(fast) = fast_printk_time(line.as_bytes()) {
+            assert_eq!(Some(fast), scan_kernel_tokens_grammar(line), "{line:?}");
+        }
+        assert_eq!(
+            has_end_marker(line),
+            END_MARKERS.iter().any(|m| line.contains(m)),
+            "{line:?}"
+        );
+        assert_eq!(py_rstrip(line), line.trim_end_matches(is_py_space));
+        assert_eq!(py_lstrip(line), line.trim_start_matches(is_py_space));
+        assert_eq!(
+            leading_ws(line),
+            line.chars().take_while(|&c| is_py_space(c)).count()
+        );
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_grammar() {
+        for line in FAST_PATH_LINES {
+            check_fast_paths(line);
+            for prefix in ["", "  ", "\u{a0}"] {
+                check_fast_paths(&format!("{prefix}{line}"));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_paths_agree_on_line_soup(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "ok", "not ok", " ", "1", "42", "-", ":", "#", " # ", "SKIP", "skip",
+                    "name", "[", "]", ".", "<6>", "T1", "\t", "\u{a0}", "\u{e9}",
+                    "List of all partitions:", "reboot: System halted", "K", "S",
+                ]),
+                0..12,
+            )
+        ) {
+            check_fast_paths(&parts.concat());
+        }
     }
 
     #[test]

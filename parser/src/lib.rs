@@ -13,9 +13,10 @@ pub mod summary;
 pub mod tree;
 pub mod xml;
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
+use std::sync::mpsc;
 
-use lexer::Lexer;
+use lexer::{Lexer, Prelexed, prelex};
 use tree::{Counts, Options, Parsed, Status, Test, TreeBuilder};
 
 /// Longest line kept (bytes); the rest of a longer line is discarded.
@@ -59,31 +60,214 @@ pub fn read_line_capped<R: BufRead + ?Sized>(
     }
 }
 
-/// Parse a whole input stream.  Lines are lexed and fed to the tree builder
-/// as they are read.  On a read error the results seen so far are returned
-/// together with the error.
-pub fn parse_reader<R: BufRead>(mut r: R, opts: &Options) -> (Parsed, Option<io::Error>) {
-    let mut lexer = Lexer::new();
-    let mut builder = TreeBuilder::new(opts.clone());
-    let mut buf = Vec::with_capacity(256);
-    let mut line_no: u64 = 0;
-    let mut error = None;
-    let mut truncated_lines = 0u64;
-    loop {
-        match read_line_capped(&mut r, &mut buf, MAX_LINE_BYTES) {
-            Ok(None) => break,
-            Ok(Some(truncated)) => {
-                line_no += 1;
-                if truncated {
-                    truncated_lines += 1;
+/// Lexes lines and feeds them to the tree builder.
+struct LineSink {
+    lexer: Lexer,
+    builder: TreeBuilder,
+    line_no: u64,
+    truncated_lines: u64,
+}
+
+impl LineSink {
+    fn new(opts: &Options) -> Self {
+        LineSink {
+            lexer: Lexer::new(),
+            builder: TreeBuilder::new(opts.clone()),
+            line_no: 0,
+            truncated_lines: 0,
+        }
+    }
+
+    /// One line (valid UTF-8, at most [`MAX_LINE_BYTES`] bytes).
+    #[inline]
+    fn line(&mut self, text: &str) {
+        self.prelexed(text, prelex(text));
+    }
+
+    /// One line with its [`prelex`] result.
+    #[inline]
+    fn prelexed(&mut self, text: &str, pre: Prelexed) {
+        self.line_no += 1;
+        let lexed = self.lexer.lex_prelexed(text, pre, self.builder.is_idle());
+        self.builder.feed(&lexed, self.line_no);
+    }
+
+    /// End of input: the parsed runs, with a warning about truncated lines.
+    fn finish(self, error: Option<io::Error>) -> (Parsed, Option<io::Error>) {
+        let mut parsed = self.builder.finish();
+        if self.truncated_lines > 0 {
+            parsed.warnings.push(tree::Warning {
+                line: self.line_no,
+                message: format!(
+                    "{} line(s) longer than {MAX_LINE_BYTES} bytes were truncated",
+                    self.truncated_lines
+                ),
+            });
+        }
+        (parsed, error)
+    }
+
+    /// One line of arbitrary bytes: longer lines are truncated, invalid
+    /// UTF-8 becomes U+FFFD.
+    fn bytes(&mut self, mut line: &[u8]) {
+        if line.len() > MAX_LINE_BYTES {
+            line = &line[..MAX_LINE_BYTES];
+            self.truncated_lines += 1;
+        }
+        match std::str::from_utf8(line) {
+            Ok(s) => self.line(s),
+            Err(_) => self.line(&String::from_utf8_lossy(line)),
+        }
+    }
+
+    /// A block of complete lines, each terminated by `\n`.  The block is
+    /// validated as UTF-8 once (splitting valid UTF-8 at `\n` gives valid
+    /// UTF-8), and each line is then borrowed from it.
+    fn block(&mut self, block: &[u8]) {
+        match std::str::from_utf8(block) {
+            Ok(s) => {
+                let mut start = 0;
+                for nl in memchr::memchr_iter(b'\n', block) {
+                    let line = &s[start..nl];
+                    if line.len() > MAX_LINE_BYTES {
+                        self.bytes(line.as_bytes());
+                    } else {
+                        self.line(line);
+                    }
+                    start = nl + 1;
                 }
-                // Valid UTF-8 is borrowed; invalid bytes become U+FFFD.
-                let text = match std::str::from_utf8(&buf) {
-                    Ok(s) => std::borrow::Cow::Borrowed(s),
-                    Err(_) => String::from_utf8_lossy(&buf),
-                };
-                let lexed = lexer.lex(&text, builder.is_idle());
-                builder.feed(&lexed, line_no);
+            }
+            Err(_) => {
+                let mut start = 0;
+                for nl in memchr::memchr_iter(b'\n', block) {
+                    self.bytes(&block[start..nl]);
+                    start = nl + 1;
+                }
+            }
+        }
+    }
+}
+
+/// Parse a whole input stream.  Lines are split with `memchr` directly in
+/// the reader's buffer (only a line crossing a buffer boundary is copied),
+/// and each line is lexed and fed to the tree builder immediately (lines
+/// longer than [`MAX_LINE_BYTES`] are truncated).  Use a large buffer (or a
+/// [`BlockReader`]) for speed.  On a read error the results seen so far are
+/// returned together with the error.
+pub fn parse_reader<R: BufRead>(mut r: R, opts: &Options) -> (Parsed, Option<io::Error>) {
+    let mut sink = LineSink::new(opts);
+    // The start of a line that continues in the next buffer (at most
+    // MAX_LINE_BYTES).
+    let mut carry: Vec<u8> = Vec::new();
+    // The current line was already reported truncated: drop its bytes up
+    // to the next newline.
+    let mut discarding = false;
+    let mut error = None;
+    loop {
+        let avail = match r.fill_buf() {
+            Ok([]) => break,
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        };
+        let n = avail.len();
+        let mut pos = 0;
+        if discarding || !carry.is_empty() {
+            let Some(nl) = memchr::memchr(b'\n', avail) else {
+                if !discarding {
+                    take_capped(&mut sink, &mut carry, avail, &mut discarding);
+                }
+                r.consume(n);
+                continue;
+            };
+            if !discarding {
+                take_capped(&mut sink, &mut carry, &avail[..nl], &mut discarding);
+                if !discarding {
+                    sink.bytes(&carry);
+                }
+                carry.clear();
+            }
+            discarding = false;
+            pos = nl + 1;
+        }
+        let rest = &avail[pos..];
+        let tail = match memchr::memrchr(b'\n', rest) {
+            Some(last) => {
+                sink.block(&rest[..=last]);
+                &rest[last + 1..]
+            }
+            None => rest,
+        };
+        take_capped(&mut sink, &mut carry, tail, &mut discarding);
+        r.consume(n);
+    }
+    if error.is_none() && !discarding && !carry.is_empty() {
+        sink.bytes(&carry);
+    }
+    sink.finish(error)
+}
+
+/// Append `part` to the incomplete line in `carry`; if the line thereby
+/// exceeds [`MAX_LINE_BYTES`], report its first `MAX_LINE_BYTES` bytes as a
+/// truncated line now and set `discarding`.
+fn take_capped(sink: &mut LineSink, carry: &mut Vec<u8>, part: &[u8], discarding: &mut bool) {
+    if carry.len() + part.len() > MAX_LINE_BYTES {
+        carry.extend_from_slice(&part[..=MAX_LINE_BYTES - carry.len()]);
+        sink.bytes(carry);
+        carry.clear();
+        *discarding = true;
+    } else {
+        carry.extend_from_slice(part);
+    }
+}
+
+/// Bytes read per chunk by [`parse_threaded`]'s reader thread.
+const CHUNK: usize = 1 << 19;
+
+/// Chunk buffers in use at most (reading ahead, being parsed, returned);
+/// they are reused, so the reader never touches fresh memory after start.
+const CHUNKS: usize = 4;
+
+/// Complete lines of the input, prepared by the reader thread.
+#[derive(Debug, Default)]
+struct Chunk {
+    /// The lines, each followed by `\n` (invalid UTF-8 already replaced).
+    text: String,
+    /// Start, end and [`Prelexed`] of each line in `text`.
+    lines: Vec<(usize, usize, Prelexed)>,
+    /// Lines of this chunk that were truncated.
+    truncated: u64,
+}
+
+/// Parse a whole input stream using two threads: a reader thread reads the
+/// input in 512 KiB chunks, splits them into lines, validates the UTF-8 and
+/// does the state-independent part of lexing ([`prelex`]), while this
+/// thread lexes the lines and builds the tree.  The result is exactly that
+/// of [`parse_reader`].  `Err` only if the thread could not be started.
+pub fn parse_threaded<R: Read + Send + 'static>(
+    r: R,
+    opts: &Options,
+) -> io::Result<(Parsed, Option<io::Error>)> {
+    let (tx, rx) = mpsc::sync_channel::<io::Result<Chunk>>(CHUNKS);
+    let (back_tx, back_rx) = mpsc::sync_channel::<Chunk>(CHUNKS);
+    std::thread::Builder::new()
+        .name("ktap2junit-reader".to_owned())
+        .spawn(move || read_chunks(r, &tx, &back_rx))?;
+    let mut sink = LineSink::new(opts);
+    let mut error = None;
+    for msg in rx {
+        match msg {
+            Ok(chunk) => {
+                for &(start, end, pre) in &chunk.lines {
+                    sink.prelexed(&chunk.text[start..end], pre);
+                }
+                sink.truncated_lines += chunk.truncated;
+                // Give the buffers back for the next chunk (never blocks:
+                // there are at most CHUNKS of them).
+                let _ = back_tx.try_send(chunk);
             }
             Err(e) => {
                 error = Some(e);
@@ -91,16 +275,136 @@ pub fn parse_reader<R: BufRead>(mut r: R, opts: &Options) -> (Parsed, Option<io:
             }
         }
     }
-    let mut parsed = builder.finish();
-    if truncated_lines > 0 {
-        parsed.warnings.push(tree::Warning {
-            line: line_no,
-            message: format!(
-                "{truncated_lines} line(s) longer than {MAX_LINE_BYTES} bytes were truncated"
-            ),
-        });
+    Ok(sink.finish(error))
+}
+
+/// The reader thread of [`parse_threaded`]: sends chunks of complete lines,
+/// then an error if reading failed (the incomplete last line is dropped
+/// then, as [`parse_reader`] does).
+fn read_chunks<R: Read>(
+    mut r: R,
+    tx: &mpsc::SyncSender<io::Result<Chunk>>,
+    back: &mpsc::Receiver<Chunk>,
+) {
+    // The start of a line that continues in the next chunk.
+    let mut carry: Vec<u8> = Vec::new();
+    // The current line was already reported truncated: drop its bytes up
+    // to the next newline.
+    let mut discarding = false;
+    let mut allocated = 0;
+    // A chunk that had no complete line (so it was not sent) is reused.
+    let mut unsent: Option<Chunk> = None;
+    loop {
+        let mut chunk = match unsent.take().map_or_else(|| back.try_recv(), Ok) {
+            Ok(chunk) => chunk,
+            Err(_) if allocated < CHUNKS => {
+                allocated += 1;
+                Chunk::default()
+            }
+            Err(_) => match back.recv() {
+                Ok(chunk) => chunk,
+                // The parser is gone.
+                Err(_) => return,
+            },
+        };
+        let mut buf = std::mem::take(&mut chunk.text).into_bytes();
+        buf.clear();
+        buf.reserve(CHUNK + carry.len());
+        buf.extend_from_slice(&carry);
+        carry.clear();
+        let before = buf.len();
+        let res = loop {
+            match (&mut r).take(CHUNK as u64).read_to_end(&mut buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        let (eof, error) = match res {
+            Ok(n) => (n < CHUNK, None),
+            Err(e) => (false, Some(e)),
+        };
+        if discarding {
+            match memchr::memchr(b'\n', &buf[before..]) {
+                Some(nl) => {
+                    buf.drain(before..=before + nl);
+                    discarding = false;
+                }
+                None => buf.truncate(before),
+            }
+        }
+        chunk.truncated = 0;
+        let complete = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
+        if error.is_none() {
+            let tail = buf.len() - complete;
+            if tail > MAX_LINE_BYTES {
+                // Report the first MAX_LINE_BYTES bytes now, drop the rest.
+                buf.truncate(complete + MAX_LINE_BYTES);
+                buf.push(b'\n');
+                chunk.truncated += 1;
+                discarding = true;
+            } else if eof && tail > 0 {
+                // The last line of the input has no newline.
+                buf.push(b'\n');
+            } else {
+                carry.extend_from_slice(&buf[complete..]);
+                buf.truncate(complete);
+            }
+        } else {
+            buf.truncate(complete);
+        }
+        chunk.text = lines_to_string(buf, &mut chunk.truncated);
+        chunk.lines.clear();
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', chunk.text.as_bytes()) {
+            let pre = prelex(&chunk.text[start..nl]);
+            chunk.lines.push((start, nl, pre));
+            start = nl + 1;
+        }
+        if chunk.lines.is_empty() {
+            unsent = Some(chunk);
+        } else if tx.send(Ok(chunk)).is_err() {
+            return;
+        }
+        if let Some(e) = error {
+            let _ = tx.send(Err(e));
+            return;
+        }
+        if eof {
+            return;
+        }
     }
-    (parsed, error)
+}
+
+/// Turn `buf` (complete lines, each ending in `\n`) into a string: lines
+/// longer than [`MAX_LINE_BYTES`] are truncated (counted in `truncated`),
+/// invalid UTF-8 becomes U+FFFD (per line, which is the same as for the
+/// whole text since `\n` never belongs to an invalid sequence).
+fn lines_to_string(buf: Vec<u8>, truncated: &mut u64) -> String {
+    let mut start = 0;
+    let mut too_long = false;
+    for nl in memchr::memchr_iter(b'\n', &buf) {
+        too_long |= nl - start > MAX_LINE_BYTES;
+        start = nl + 1;
+    }
+    if !too_long {
+        return match String::from_utf8(buf) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
+    }
+    let mut out = String::with_capacity(buf.len());
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', &buf) {
+        let mut line = &buf[start..nl];
+        if line.len() > MAX_LINE_BYTES {
+            line = &line[..MAX_LINE_BYTES];
+            *truncated += 1;
+        }
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+        start = nl + 1;
+    }
+    out
 }
 
 /// Parse a string (convenience for tests and tools).
@@ -130,29 +434,38 @@ impl Report {
         c
     }
 
-    /// Overall status: SUCCESS only if every run succeeded (as kunit.py
-    /// decides for its single run).
+    /// Overall status: the worst status of any run; a run whose tests were
+    /// all skipped only counts when every run was (kunit.py decides so for
+    /// its single run).  A boot log with a fully skipped suite printed by a
+    /// driver next to KUnit's passing run is a success.
     pub fn status(&self) -> Status {
         let mut any = false;
+        let mut all_skipped = true;
         let mut worst: Option<Status> = None;
         for r in self.runs() {
             any = true;
-            if r.status != Status::Success {
-                worst = Some(match (worst, r.status) {
-                    (_, Status::Crashed) | (Some(Status::Crashed), _) => Status::Crashed,
-                    (_, Status::Failure) | (Some(Status::Failure), _) => Status::Failure,
-                    (_, Status::FailureToParse) | (Some(Status::FailureToParse), _) => {
-                        Status::FailureToParse
-                    }
-                    (_, Status::NoTests) | (Some(Status::NoTests), _) => Status::NoTests,
-                    (_, s) => s,
-                });
+            match r.status {
+                Status::Success => all_skipped = false,
+                Status::Skipped => {}
+                status => {
+                    all_skipped = false;
+                    worst = Some(match (worst, status) {
+                        (_, Status::Crashed) | (Some(Status::Crashed), _) => Status::Crashed,
+                        (_, Status::Failure) | (Some(Status::Failure), _) => Status::Failure,
+                        (_, Status::FailureToParse) | (Some(Status::FailureToParse), _) => {
+                            Status::FailureToParse
+                        }
+                        (_, Status::NoTests) | (Some(Status::NoTests), _) => Status::NoTests,
+                        (_, s) => s,
+                    });
+                }
             }
         }
         match (any, worst) {
             (false, _) => Status::FailureToParse,
-            (true, None) => Status::Success,
             (true, Some(s)) => s,
+            (true, None) if all_skipped => Status::Skipped,
+            (true, None) => Status::Success,
         }
     }
 
@@ -163,5 +476,124 @@ impl Report {
         } else {
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_with(input: &[u8], capacity: usize) -> (Vec<Test>, Vec<tree::Warning>) {
+        let r = io::BufReader::with_capacity(capacity, input);
+        let (p, err) = parse_reader(r, &Options::default());
+        assert!(err.is_none());
+        (p.runs, p.warnings)
+    }
+
+    #[test]
+    fn line_splitting_does_not_depend_on_buffer_boundaries() {
+        let mut input = b"[  1.0] boot\n[  1.0] KTAP version 1\r\n[  1.0] 1..2\n".to_vec();
+        input.extend_from_slice(b"[  1.1] # diag \xff\xfe invalid\n[  1.2] ok 1 first\n");
+        input.extend_from_slice(&vec![b'x'; MAX_LINE_BYTES + 5]);
+        input.extend_from_slice(b"\n[  1.3] not ok 2 second # TIMEOUT\n[  1.4] tail");
+        let reference = parse_with(&input, 1 << 21);
+        assert!(
+            reference
+                .1
+                .iter()
+                .any(|w| w.message.contains("1 line(s) longer than")),
+            "{:?}",
+            reference.1
+        );
+        // The same as reading line by line with read_line_capped.
+        let mut lexer = Lexer::new();
+        let mut builder = TreeBuilder::new(Options::default());
+        let (mut r, mut buf, mut n, mut truncated) = (&input[..], Vec::new(), 0, 0);
+        while let Some(t) = read_line_capped(&mut r, &mut buf, MAX_LINE_BYTES).expect("read") {
+            n += 1;
+            truncated += u64::from(t);
+            let text = String::from_utf8_lossy(&buf);
+            builder.feed(&lexer.lex(&text, builder.is_idle()), n);
+        }
+        let old = builder.finish();
+        assert_eq!(truncated, 1);
+        assert_eq!(old.runs, reference.0);
+        assert_eq!(old.warnings[..], reference.1[..reference.1.len() - 1]);
+        for capacity in [1, 2, 3, 7, 64, 4096, MAX_LINE_BYTES, MAX_LINE_BYTES + 1] {
+            assert_eq!(
+                parse_with(&input, capacity),
+                reference,
+                "capacity {capacity}"
+            );
+        }
+        let (p, err) =
+            parse_threaded(io::Cursor::new(input.clone()), &Options::default()).expect("thread");
+        assert!(err.is_none());
+        assert_eq!((p.runs, p.warnings), reference);
+        // Chunk boundaries of the reader thread fall inside lines.
+        let mut big = b"KTAP version 1\n1..50000\n".to_vec();
+        for i in 1..=50_000 {
+            big.extend_from_slice(format!("noise line {i} \u{e9}\nok {i} case_{i}\n").as_bytes());
+        }
+        assert!(big.len() > 3 * CHUNK);
+        let (p, err) =
+            parse_threaded(io::Cursor::new(big.clone()), &Options::default()).expect("thread");
+        assert!(err.is_none());
+        assert_eq!((p.runs, p.warnings), parse_with(&big, 1 << 16));
+        // Lines much longer than a chunk (no chunk is lost on the way).
+        let mut long = b"KTAP version 1\n1..1\n".to_vec();
+        for _ in 0..3 {
+            long.extend_from_slice(&vec![b'z'; 5 * CHUNK]);
+            long.push(b'\n');
+        }
+        long.extend_from_slice(b"ok 1 after\n");
+        long.extend_from_slice(&vec![b'z'; 5 * CHUNK]);
+        let (p, err) =
+            parse_threaded(io::Cursor::new(long.clone()), &Options::default()).expect("thread");
+        assert!(err.is_none());
+        assert_eq!((p.runs, p.warnings), parse_with(&long, 1 << 16));
+        // A line of exactly MAX_LINE_BYTES is not truncated.
+        let mut exact = vec![b'y'; MAX_LINE_BYTES];
+        exact.push(b'\n');
+        for capacity in [5, MAX_LINE_BYTES, 1 << 21] {
+            assert!(
+                parse_with(&exact, capacity)
+                    .1
+                    .iter()
+                    .all(|w| !w.message.contains("truncated"))
+            );
+        }
+    }
+
+    /// Returns its data in pieces, then fails.
+    struct Failing(Vec<u8>, usize);
+
+    impl Read for Failing {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.1 >= self.0.len() {
+                return Err(io::Error::other("disk on fire"));
+            }
+            let n = out.len().min(1000).min(self.0.len() - self.1);
+            out[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+            self.1 += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn read_errors_keep_the_complete_lines() {
+        let input = b"KTAP version 1\n1..3\nok 1 a\nok 2 b\nok 3 partial-line".to_vec();
+        let (single, e1) = parse_reader(
+            io::BufReader::with_capacity(7, Failing(input.clone(), 0)),
+            &Options::default(),
+        );
+        let (threaded, e2) =
+            parse_threaded(Failing(input, 0), &Options::default()).expect("thread");
+        assert!(e1.is_some() && e2.is_some());
+        assert_eq!(single.runs, threaded.runs);
+        assert_eq!(single.warnings, threaded.warnings);
+        // "ok 3" never completed: test 3 is missing.
+        assert_eq!(threaded.runs[0].subtests.len(), 3);
+        assert!(threaded.runs[0].subtests[2].missing);
     }
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use junit_report::OffsetDateTime;
 use ktap2junit::junit::{JunitOptions, write_junit};
-use ktap2junit::{Report, json, parse_reader, summary, tree, xml};
+use ktap2junit::{Report, json, parse_reader, parse_threaded, summary, tree, xml};
 
 /// Parse KTAP / TAP test output (KUnit, kselftest; raw, boot log or dmesg)
 /// and write JUnit XML (or the JSON of `kunit.py parse --json`).
@@ -51,6 +51,13 @@ struct Cli {
     all_logs: bool,
 }
 
+/// Size of the input buffer when no reader thread can be started.
+const IN_BUFFER: usize = 1 << 20;
+
+/// Size of the output buffer (the writers hand over larger pieces, which
+/// then go straight to the file).
+const OUT_BUFFER: usize = 1 << 16;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
@@ -85,10 +92,18 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             path.display().to_string()
         };
         let (parsed, err) = if path.as_os_str() == "-" {
-            parse_reader(io::stdin().lock(), &opts)
+            match parse_threaded(io::stdin(), &opts) {
+                Ok(r) => r,
+                Err(_) => parse_reader(BufReader::with_capacity(IN_BUFFER, io::stdin()), &opts),
+            }
         } else {
             match File::open(path) {
-                Ok(f) => parse_reader(BufReader::with_capacity(1 << 16, f), &opts),
+                // A reader thread reads a duplicate of the file descriptor;
+                // if it cannot be started, read in this thread.
+                Ok(f) => match f.try_clone().and_then(|d| parse_threaded(d, &opts)) {
+                    Ok(r) => r,
+                    Err(_) => parse_reader(BufReader::with_capacity(IN_BUFFER, f), &opts),
+                },
                 Err(e) => {
                     eprintln!("ktap2junit: {name}: cannot open: {e}");
                     unreadable = true;
@@ -116,11 +131,15 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
     if !cli.quiet {
         let _ = summary::write_summary(&mut io::stderr().lock(), &report);
     }
-    Ok(if unreadable {
+    let code = if unreadable {
         ExitCode::from(2)
     } else {
         ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(1))
-    })
+    };
+    // The process is about to exit: freeing a tree of ~10^5 tests one node
+    // at a time would only cost time.
+    std::mem::forget(report);
+    Ok(code)
 }
 
 fn write_output(cli: &Cli, report: &Report, timestamp: OffsetDateTime) -> Result<(), String> {
@@ -129,10 +148,11 @@ fn write_output(cli: &Cli, report: &Report, timestamp: OffsetDateTime) -> Result
         .as_ref()
         .map_or_else(|| "<stdout>".to_owned(), |p| p.display().to_string());
     let mut out: Box<dyn Write> = match &cli.output {
-        Some(p) => Box::new(BufWriter::new(
+        Some(p) => Box::new(BufWriter::with_capacity(
+            OUT_BUFFER,
             File::create(p).map_err(|e| format!("{target}: cannot create: {e}"))?,
         )),
-        None => Box::new(BufWriter::new(io::stdout().lock())),
+        None => Box::new(BufWriter::with_capacity(OUT_BUFFER, io::stdout().lock())),
     };
     let result = if cli.json {
         json::write_json(&mut out, report.runs()).and_then(|()| {

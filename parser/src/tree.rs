@@ -423,7 +423,13 @@ pub struct TreeBuilder {
     last_was_result: bool,
     last_ts: Option<u64>,
     started_any: bool,
+    /// Cleared log buffers of finished tests whose log was not kept, reused
+    /// for the next tests (saves an allocation and its regrowth per test).
+    spare: Vec<String>,
 }
+
+/// Most log buffers kept in [`TreeBuilder::spare`].
+const MAX_SPARE: usize = 8;
 
 impl Default for TreeBuilder {
     fn default() -> Self {
@@ -445,6 +451,7 @@ impl TreeBuilder {
             last_was_result: false,
             last_ts: None,
             started_any: false,
+            spare: Vec::new(),
         }
     }
 
@@ -753,8 +760,18 @@ impl TreeBuilder {
             return self.end_loop(is_subtest);
         }
         // A subtest starts here.
-        let log = std::mem::take(&mut f.pending);
-        let child = Frame::new("", true, f.test_num, log, f.mark_ts);
+        let spare = LogBuf {
+            text: self.spare.pop().unwrap_or_default(),
+            ..LogBuf::default()
+        };
+        let log = std::mem::replace(&mut f.pending, spare);
+        let mut child = Frame::new("", true, f.test_num, log, f.mark_ts);
+        if matches!(cur.map(|l| &l.line), Some(Line::Result(_))) {
+            // A result line passes through the phases before Result
+            // (Diag0, Version, Header, Diag1, Plan, PostDiag) of a new
+            // subtest without any effect: skip them.
+            child.phase = Phase::Result;
+        }
         self.stack.push(child);
         Step::Again
     }
@@ -884,6 +901,10 @@ impl TreeBuilder {
             let d = t.details_mut();
             d.log = std::mem::take(&mut f.log.text);
             d.log_dropped = f.log.dropped;
+        } else if self.spare.len() < MAX_SPARE && f.log.text.capacity() > 0 {
+            let mut text = std::mem::take(&mut f.log.text);
+            text.clear();
+            self.spare.push(text);
         }
 
         match self.stack.last_mut() {

@@ -24,7 +24,11 @@ fn needs_escape(c: char) -> bool {
 
 /// Replace characters not allowed in XML with a visible escape (`\x1b`).
 pub fn text(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(needs_escape) {
+    // Fast path: printable ASCII (plus tab, LF, CR) needs no escaping.
+    let plain = s
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'));
+    if plain || !s.chars().any(needs_escape) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 16);

@@ -49,6 +49,30 @@ fn exit_codes() {
         Some(1),
         "all skipped"
     );
+    // Several runs: a fully skipped one next to a passing one is a success
+    // (a driver's suite in a boot log beside KUnit's), but two fully
+    // skipped runs are still "all skipped", and a failing run fails.
+    let skipped_then_passing = [SKIPPED, PASSING].concat();
+    assert_eq!(
+        run(&["-q"], Some(&skipped_then_passing)).status.code(),
+        Some(0),
+        "skipped run + passing run"
+    );
+    assert_eq!(
+        run(&["-q"], Some(&[SKIPPED, SKIPPED].concat()))
+            .status
+            .code(),
+        Some(1),
+        "two all-skipped runs"
+    );
+    let failing = b"KTAP version 1\n1..1\nnot ok 1 broken\n";
+    assert_eq!(
+        run(&["-q"], Some(&[SKIPPED, PASSING, failing].concat()))
+            .status
+            .code(),
+        Some(1),
+        "a failing run among them"
+    );
     let crash = data("test_kmod_crash.log");
     assert_eq!(
         run(&["-q", crash.to_str().expect("path")], None)
