@@ -26,7 +26,7 @@ point() { # driver case threads
 	local driver=$1 case=$2 threads=$3 n=$reps times=() i t0 t1 base_avail base_slab
 	[ "$threads" -ge 200 ] && n=$(((reps + 1) / 2))
 	echo 1 >$DIR/reset
-	if [ "$case" = fs ]; then echo xfs >$DIR/config_test_fs; echo 2 >$DIR/config_test_case; fi
+	if [ "$case" = fs ]; then echo -n xfs >$DIR/config_test_fs; echo 2 >$DIR/config_test_case; fi
 	echo "$threads" >$DIR/config_num_threads
 	echo 1 >$DIR/trigger_config # warm-up
 	sync; echo 3 >/proc/sys/vm/drop_caches
