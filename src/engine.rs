@@ -101,11 +101,14 @@ pub(crate) const MAX_KMOD_CONCURRENT: usize = 50;
 /// What one thread costs at most: its kernel stack (16 KiB on x86_64, twice
 /// that with KASAN), its task and our bookkeeping.
 const THREAD_COST: usize = 32 << 10;
-/// What one running modprobe helper costs at most: the process, and the copy
-/// of the module image that `load_module()` makes for every concurrent
-/// request before it notices a duplicate.  50 of them loading xfs at once is
-/// what took a 1 GiB machine down with the C driver.
-const MODPROBE_COST: usize = 8 << 20;
+/// What one running modprobe helper costs at most: the usermode-helper
+/// process and its kernel side.  Measured with kunit/bench: 200 threads
+/// calling request_module() (50 helpers at a time) took at most 15 MiB of
+/// MemAvailable, threads included, so 1 MiB per helper leaves a margin of
+/// three.  Concurrent loads of the same module no longer each copy its
+/// image: since 6.6 `finit_module()` lets only one of them read the file
+/// (`idempotent()` in kernel/module/main.c).
+const MODPROBE_COST: usize = 1 << 20;
 
 /// The memory a run of `threads` threads may take at its peak, with or
 /// without a userspace modprobe behind `request_module()`.

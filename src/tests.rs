@@ -352,7 +352,8 @@ mod suite {
         };
         let before = config(&knobs)?;
         assert!(knobs.store(knob::CONFIG_NUM_THREADS, b"0") == Err(EINVAL));
-        assert!(knobs.store(knob::CONFIG_NUM_THREADS, b"4097") == Err(EINVAL));
+        assert!(knobs.store(knob::CONFIG_NUM_THREADS, b"4194305") == Err(EINVAL));
+        assert!(knobs.store(knob::CONFIG_NUM_THREADS, b"4294967295") == Err(EINVAL));
         assert!(knobs.store(knob::CONFIG_NUM_THREADS, b"x") == Err(EINVAL));
         assert!(knobs.store(knob::CONFIG_TEST_CASE, b"3") == Err(EINVAL));
         assert!(knobs.store(knob::TEST_RESULT, b"1x") == Err(EINVAL));
@@ -379,12 +380,16 @@ mod suite {
     #[test]
     fn engine_memory_budget() {
         const GIB: usize = 1 << 30;
-        // kmod.sh's biggest run fits a 1 GiB machine with a modprobe...
+        // kmod.sh's biggest run fits a 1 GiB machine with a modprobe, and
+        // so do 4096 threads (the C driver survives that too)...
         assert!(engine::check_budget(62, true, GIB).is_ok());
-        // ... 4096 threads with 50 modprobes at a time do not,
-        assert!(engine::check_budget(4096, true, GIB) == Err(ENOMEM));
-        // ... but do without a modprobe (each thread only costs its stack).
-        assert!(engine::check_budget(4096, false, GIB).is_ok());
+        assert!(engine::check_budget(4096, true, GIB).is_ok());
+        // ... but 20000 threads' stacks and tasks alone need ~625 MiB,
+        assert!(engine::check_budget(20000, true, GIB) == Err(ENOMEM));
+        assert!(engine::check_budget(20000, false, GIB) == Err(ENOMEM));
+        // ... which 2 GiB have, and the modprobe helpers are counted too.
+        assert!(engine::check_budget(20000, false, 2 * GIB).is_ok());
+        assert!(engine::run_cost(100, true) > engine::run_cost(100, false));
         assert!(engine::run_cost(u32::MAX, true) > 100 * GIB);
         // A real run far beyond the machine fails at once with -ENOMEM.
         let huge = run(TestCase::FsType, c"ramfs", u32::MAX);

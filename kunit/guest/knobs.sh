@@ -55,7 +55,7 @@ check "num_threads rejects a negative number" rejected config_num_threads -1 "In
 check "num_threads rejects 2^32 (overflow)" rejected config_num_threads 4294967296 "Numerical result out of range"
 check "num_threads rejects 0 (no WARN, unlike C)" rejected config_num_threads 0 "Invalid argument"
 check "num_threads rejects a huge count" rejected config_num_threads 4294967295 "Invalid argument"
-check "num_threads rejects one past the limit" rejected config_num_threads 4097 "Invalid argument"
+check "num_threads rejects one past PID_MAX_LIMIT" rejected config_num_threads 4194305 "Invalid argument"
 check "num_threads takes '+7' with a newline" accepted config_num_threads $'+7\n' 7
 check "test_case rejects 0" rejected config_test_case 0 "Invalid argument"
 check "test_case rejects 3" rejected config_test_case 3 "Invalid argument"
