@@ -202,3 +202,57 @@ fn several_files_are_combined() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["misc"]["tests"], 8);
 }
+
+/// The CLI streams `--json` while it parses (suites are written as they
+/// finish, counts last); the document must be byte for byte what the
+/// library's one-shot [`ktap2junit::json::write_json`] makes of the same
+/// tree, for every sample and for several inputs at once.
+#[test]
+fn streamed_json_is_the_one_shot_json() {
+    let dir = data("");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .expect("data dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    paths.sort();
+    let one_shot = |inputs: &[&std::path::Path]| -> Vec<u8> {
+        let mut runs = Vec::new();
+        for p in inputs {
+            let f = std::fs::File::open(p).expect("open sample");
+            let (parsed, err) = ktap2junit::parse_reader(
+                std::io::BufReader::new(f),
+                &ktap2junit::tree::Options::default(),
+            );
+            assert!(err.is_none());
+            runs.extend(parsed.runs);
+        }
+        let mut out = Vec::new();
+        ktap2junit::json::write_json(&mut out, &runs).expect("write json");
+        out
+    };
+    for p in &paths {
+        let cli = run(&["-q", "--json", p.to_str().expect("path")], None);
+        let mut expected = one_shot(&[p]);
+        expected.push(b'\n');
+        assert_eq!(
+            String::from_utf8_lossy(&cli.stdout),
+            String::from_utf8_lossy(&expected),
+            "{}",
+            p.display()
+        );
+    }
+    let all: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    let mut args = vec!["-q", "--json"];
+    args.extend(all.iter().map(|p| p.to_str().expect("path")));
+    let cli = run(&args, None);
+    let mut expected = one_shot(&all);
+    expected.push(b'\n');
+    assert!(cli.stdout == expected, "all samples at once");
+    assert!(
+        cli.stdout
+            .windows(14)
+            .filter(|w| w == b"\"sub_groups\": ")
+            .count()
+            > 10
+    );
+}
