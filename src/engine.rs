@@ -54,6 +54,9 @@ pub(crate) struct Plan<'a> {
     /// Test hook: behave as if starting thread number N failed with -ENOMEM,
     /// to exercise the clean-up path (which deadlocks in the C driver).
     pub(crate) fail_spawn_at: Option<u32>,
+    /// Test hook: let at most this many threads be alive at once, as if
+    /// memory allowed no more (see [`thread_window`]).
+    pub(crate) max_window: Option<u32>,
 }
 
 impl<'a> Plan<'a> {
@@ -63,6 +66,7 @@ impl<'a> Plan<'a> {
             name,
             threads,
             fail_spawn_at: None,
+            max_window: None,
         }
     }
 }
@@ -72,10 +76,12 @@ pub(crate) struct Outcome {
     /// The return of each thread that was started, in thread order:
     /// `request_module()`'s value, or for a file system 0 when found and
     /// -EINVAL when not (the C driver's `tally_work_test()`).
-    pub(crate) threads: KVec<i32>,
+    pub(crate) threads: KVVec<i32>,
     /// Why thread number `threads.len()` could not be started, if one could
     /// not.  The threads before it ran to the end and were joined.
     pub(crate) spawn_error: Option<Error>,
+    /// The most threads that were alive at the same time.
+    pub(crate) peak_alive: u32,
 }
 
 impl Outcome {
@@ -98,9 +104,12 @@ pub(crate) fn aggregate(returns: &[i32]) -> i32 {
 /// The kernel's `MAX_KMOD_CONCURRENT`: at most this many modprobe helpers
 /// run at once; further `request_module()` calls wait for a slot.
 pub(crate) const MAX_KMOD_CONCURRENT: usize = 50;
-/// What one thread costs at most: its kernel stack (16 KiB on x86_64, twice
-/// that with KASAN), its task and our bookkeeping.
+/// What one live thread costs at most: its kernel stack (16 KiB on x86_64,
+/// twice that with KASAN), its task and our handle.
 const THREAD_COST: usize = 32 << 10;
+/// What one thread costs for the whole run: its result slot, and its copy
+/// in the [`Outcome`].
+const RESULT_COST: usize = 2 * size_of::<i32>();
 /// What one running modprobe helper costs at most: the usermode-helper
 /// process and its kernel side.  Measured with kunit/bench: 200 threads
 /// calling request_module() (50 helpers at a time) took at most 15 MiB of
@@ -110,9 +119,16 @@ const THREAD_COST: usize = 32 << 10;
 /// (`idempotent()` in kernel/module/main.c).
 const MODPROBE_COST: usize = 1 << 20;
 
-/// The memory a run of `threads` threads may take at its peak, with or
-/// without a userspace modprobe behind `request_module()`.
+/// The memory a run of `threads` threads takes at its peak if all of them
+/// are alive at once, with or without a userspace modprobe behind
+/// `request_module()`.
 pub(crate) fn run_cost(threads: u32, modprobe: bool) -> usize {
+    fixed_cost(threads, modprobe).saturating_add((threads as usize).saturating_mul(THREAD_COST))
+}
+
+/// The part of [`run_cost`] that does not depend on how many threads are
+/// alive at once: the results and the modprobe helpers.
+fn fixed_cost(threads: u32, modprobe: bool) -> usize {
     let threads = threads as usize;
     let helpers = if modprobe {
         threads.min(MAX_KMOD_CONCURRENT)
@@ -120,24 +136,37 @@ pub(crate) fn run_cost(threads: u32, modprobe: bool) -> usize {
         0
     };
     threads
-        .saturating_mul(THREAD_COST)
+        .saturating_mul(RESULT_COST)
         .saturating_add(helpers * MODPROBE_COST)
 }
 
-/// Refuses a run whose peak cost is more than half of `available` bytes:
-/// better a clear -ENOMEM than an out-of-memory panic (the C driver has no
-/// such check).
-pub(crate) fn check_budget(threads: u32, modprobe: bool, available: usize) -> Result {
-    let cost = run_cost(threads, modprobe);
-    if cost > available / 2 {
+/// How many threads of a run may be alive at once so that the run takes at
+/// most half of `available` bytes: all of them when that fits (kmod.sh's
+/// runs always do), fewer when it does not, in which case the run is
+/// throttled (a new thread starts when the oldest one has ended) and says
+/// so in the kernel log.  -ENOMEM, also logged, when not even one thread
+/// fits.  The C driver has no such check.
+pub(crate) fn thread_window(threads: u32, modprobe: bool, available: usize) -> Result<u32> {
+    let limit = available / 2;
+    let fixed = fixed_cost(threads, modprobe);
+    let room = limit.saturating_sub(fixed) / THREAD_COST;
+    if room == 0 {
         pr_warn!(
-            "refusing a run of {threads} threads: it may need {} MiB, only {} MiB are available\n",
-            cost >> 20,
+            "refusing a run of {threads} threads: even one at a time it needs {} MiB, only {} MiB are available\n",
+            (fixed + THREAD_COST) >> 20,
             available >> 20
         );
         return Err(ENOMEM);
     }
-    Ok(())
+    let window = u32::try_from(room).unwrap_or(u32::MAX).min(threads);
+    if window < threads {
+        pr_info!(
+            "throttling a run of {threads} threads to {window} at a time: all at once they would need {} MiB, only {} MiB are available\n",
+            run_cost(threads, modprobe) >> 20,
+            available >> 20
+        );
+    }
+    Ok(window)
 }
 
 /// Marks a thread slot that no thread wrote (cannot be a real return value).
@@ -147,11 +176,22 @@ const NOT_RUN: i32 = i32::MIN;
 struct Shared {
     case: TestCase,
     name: CString,
-    returns: KVec<Atomic<i32>>,
+    returns: KVVec<Atomic<i32>>,
+    /// Threads running their call now, and the most there ever were.
+    alive: Atomic<u32>,
+    peak: Atomic<u32>,
 }
 
 impl Shared {
     fn run_thread(&self, index: usize) {
+        let now = self.alive.fetch_add(1, Relaxed) + 1;
+        let mut peak = self.peak.load(Relaxed);
+        while now > peak {
+            match self.peak.cmpxchg(peak, now, Relaxed) {
+                Ok(_) => break,
+                Err(seen) => peak = seen,
+            }
+        }
         let ret = match self.case {
             TestCase::Driver => ffi::request_module(&self.name),
             // Like C, the module reference is dropped at once: the run only
@@ -162,25 +202,33 @@ impl Shared {
             },
         };
         self.returns[index].store(ret, Relaxed);
+        self.alive.fetch_sub(1, Relaxed);
     }
 }
 
 /// Runs `plan`: starts its threads one after the other, then waits for all.
+/// When memory allows fewer threads at once than the plan has (see
+/// [`thread_window`]), a new thread is started only once the oldest running
+/// one was joined.
 ///
 /// Fails when the run cannot be set up: no threads (-EINVAL), or not enough
-/// memory for its peak (-ENOMEM, see [`check_budget`]); a thread that cannot be started ends the run early with
-/// [`Outcome::spawn_error`] set, after the threads already started are joined.
+/// memory even for one thread at a time (-ENOMEM); a thread that cannot be
+/// started ends the run early with [`Outcome::spawn_error`] set, after the
+/// threads already started are joined.
 pub(crate) fn run(plan: &Plan<'_>) -> Result<Outcome> {
     if plan.threads == 0 {
         return Err(EINVAL);
     }
-    check_budget(
+    let mut window = thread_window(
         plan.threads,
         ffi::modprobe_available(),
         ffi::available_memory(),
     )?;
+    if let Some(max) = plan.max_window {
+        window = window.min(max.max(1));
+    }
     let count = plan.threads as usize;
-    let mut returns = KVec::with_capacity(count, GFP_KERNEL)?;
+    let mut returns = KVVec::with_capacity(count, GFP_KERNEL)?;
     for _ in 0..count {
         returns.push(Atomic::new(NOT_RUN), GFP_KERNEL)?;
     }
@@ -189,36 +237,47 @@ pub(crate) fn run(plan: &Plan<'_>) -> Result<Outcome> {
             case: plan.case,
             name: CString::try_from(plan.name)?,
             returns,
+            alive: Atomic::new(0),
+            peak: Atomic::new(0),
         },
         GFP_KERNEL,
     )?;
 
-    let mut threads = KVec::with_capacity(count, GFP_KERNEL)?;
+    // The running threads, oldest first from `next`: thread `i` lives in
+    // slot `i % window` and is joined before thread `i + window` starts.
+    let mut ring: KVVec<Option<ffi::KThread>> = KVVec::with_capacity(window as usize, GFP_KERNEL)?;
+    for _ in 0..window {
+        ring.push(None, GFP_KERNEL)?;
+    }
     let mut spawn_error = None;
+    let mut started = 0;
     for index in 0..plan.threads {
-        let started = if plan.fail_spawn_at == Some(index) {
+        let slot = (index % window) as usize;
+        if let Some(oldest) = ring[slot].take() {
+            oldest.join();
+        }
+        let thread = if plan.fail_spawn_at == Some(index) {
             Err(ENOMEM)
         } else {
             let shared = shared.clone();
             ffi::spawn(index, move || shared.run_thread(index as usize))
         };
-        match started {
-            // Cannot fail: the capacity was reserved above.
-            Ok(thread) => threads.push(thread, GFP_KERNEL)?,
+        match thread {
+            Ok(thread) => ring[slot] = Some(thread),
             Err(e) => {
                 pr_err!("starting thread {index} failed ({e:?}), stopping the run\n");
                 spawn_error = Some(e);
                 break;
             }
         }
+        started += 1;
     }
-    let started = threads.len();
     // Every started thread runs to the end and exits before we go on.
-    for thread in threads.drain_all() {
+    for thread in ring.drain_all().flatten() {
         thread.join();
     }
 
-    let mut outcome = KVec::with_capacity(started, GFP_KERNEL)?;
+    let mut outcome = KVVec::with_capacity(started, GFP_KERNEL)?;
     for slot in &shared.returns[..started] {
         let ret = slot.load(Relaxed);
         // A joined thread has always written its slot.
@@ -228,5 +287,6 @@ pub(crate) fn run(plan: &Plan<'_>) -> Result<Outcome> {
     Ok(Outcome {
         threads: outcome,
         spawn_error,
+        peak_alive: shared.peak.load(Relaxed),
     })
 }

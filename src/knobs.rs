@@ -6,8 +6,8 @@
 //!
 //! Where the C driver misbehaves this one is cleaner, on purpose:
 //! - `config_num_threads` 0 (or more than [`MAX_THREADS`]) is -EINVAL without
-//!   the allocation warning C prints, and a count the machine cannot hold is
-//!   refused when triggered (-ENOMEM) instead of running it out of memory;
+//!   the allocation warning C prints, and a run the machine cannot hold all
+//!   at once is throttled when triggered instead of running it out of memory;
 //! - a rejected write leaves the configuration exactly as it was (C frees the
 //!   old string before it knows the new one can be copied);
 //! - knob reads do not wait for a running trigger (C holds its config mutex
@@ -35,8 +35,8 @@ const DEFAULT_DRIVER: &CStr = c"test_module";
 /// `PID_MAX_LIMIT` on 64-bit (4 Mi), beyond which the threads could never
 /// all exist.  C has no bound but its allocation failing.  Whether a count
 /// below it fits *this* machine is decided when the run starts, by the
-/// engine's memory check (`engine::check_budget`), which refuses with
-/// -ENOMEM instead of exhausting memory.
+/// engine's memory check (`engine::thread_window`), which throttles the run
+/// (or refuses it with -ENOMEM) instead of exhausting memory.
 pub(crate) const MAX_THREADS: u32 = 1 << 22;
 
 /// The device's name: kmod.sh looks for /sys/devices/virtual/misc/test_kmod0.

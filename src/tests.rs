@@ -376,23 +376,48 @@ mod suite {
         Ok(())
     }
 
-    /// A run that could exhaust memory is refused before any thread starts.
+    /// A run that could exhaust memory is throttled, or refused when not
+    /// even one thread at a time fits, before any thread starts.
     #[test]
     fn engine_memory_budget() {
+        const MIB: usize = 1 << 20;
         const GIB: usize = 1 << 30;
         // kmod.sh's biggest run fits a 1 GiB machine with a modprobe, and
-        // so do 4096 threads (the C driver survives that too)...
-        assert!(engine::check_budget(62, true, GIB).is_ok());
-        assert!(engine::check_budget(4096, true, GIB).is_ok());
-        // ... but 20000 threads' stacks and tasks alone need ~625 MiB,
-        assert!(engine::check_budget(20000, true, GIB) == Err(ENOMEM));
-        assert!(engine::check_budget(20000, false, GIB) == Err(ENOMEM));
-        // ... which 2 GiB have, and the modprobe helpers are counted too.
-        assert!(engine::check_budget(20000, false, 2 * GIB).is_ok());
+        // so do 4096 threads at once (the C driver survives that too)...
+        assert!(engine::thread_window(62, true, GIB) == Ok(62));
+        assert!(engine::thread_window(4096, true, GIB) == Ok(4096));
+        // ... but 20000 threads' stacks and tasks (~625 MiB) do not: they
+        // run fewer at a time, still far more than kmod's 50 modprobes,
+        let window = engine::thread_window(20000, true, GIB);
+        assert!(matches!(window, Ok(w) if (1000..20000).contains(&w)));
+        // ... and all at once where there is room.
+        assert!(engine::thread_window(20000, false, 2 * GIB) == Ok(20000));
         assert!(engine::run_cost(100, true) > engine::run_cost(100, false));
-        assert!(engine::run_cost(u32::MAX, true) > 100 * GIB);
-        // A real run far beyond the machine fails at once with -ENOMEM.
+        // 50 modprobe helpers do not fit in 32 MiB: refused.
+        assert!(engine::thread_window(100, true, 64 * MIB) == Err(ENOMEM));
+        assert!(engine::thread_window(100, false, 64 * MIB) == Ok(100));
+        // A real run far beyond the machine fails at once with -ENOMEM
+        // (2^32 results alone take 32 GiB).
         let huge = run(TestCase::FsType, c"ramfs", u32::MAX);
         assert!(huge.err() == Some(ENOMEM));
+    }
+
+    /// A throttled run makes every call but never has more threads alive
+    /// than its window.
+    #[test]
+    fn engine_throttled_run() -> Result {
+        let mut plan = Plan::new(TestCase::FsType, c"ramfs", 64);
+        plan.max_window = Some(4);
+        let outcome = engine::run(&plan)?;
+        assert_eq!(outcome.threads.len(), 64);
+        assert!(all_threads(&outcome, 0));
+        assert!(outcome.spawn_error.is_none());
+        assert!((1..=4).contains(&outcome.peak_alive));
+        // A window of one runs the threads one after the other.
+        plan.max_window = Some(1);
+        let outcome = engine::run(&plan)?;
+        assert_eq!(outcome.threads.len(), 64);
+        assert_eq!(outcome.peak_alive, 1);
+        Ok(())
     }
 }
