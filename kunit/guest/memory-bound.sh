@@ -35,17 +35,20 @@ while kill -0 $writer 2>/dev/null; do
 	blocked=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$3 == "D"' | wc -l)
 	# Each call forks a modprobe (and C a thread per call); this loop forks
 	# about ten processes per round itself.
-	pid=$(cat /proc/sys/kernel/ns_last_pid)
+	pid=$(awk '{ print $5 }' /proc/loadavg)
 	[ "$pid" -gt $((last_pid + 30)) ] && moved=$SECONDS
 	last_pid=$pid
 	echo "MEMBOUND progress $((SECONDS - t0)) $(kthreads) $(meminfo MemAvailable) $blocked $last_pid"
 	if [ $((SECONDS - moved)) -ge "$stall" ]; then
 		echo "MEMBOUND hung $((SECONDS - t0))"
-		# Show where the trigger and its threads are stuck, then reset.
-		dmesg -n 7
-		echo w >/proc/sysrq-trigger
-		sleep 5
-		echo b >/proc/sysrq-trigger
+		# Show where the blocked tasks are stuck, then reset.
+		for stat in /proc/[0-9]*/stat; do
+			read -r pid comm state _ <"$stat" 2>/dev/null || continue
+			[ "$state" = D ] || continue
+			echo "# blocked: $pid $comm"
+			sed 's/^/#   /' "/proc/$pid/stack" 2>/dev/null | head -8
+		done | head -60
+		reboot -f
 	fi
 done
 wait $writer
