@@ -243,18 +243,27 @@ pub(crate) fn run(plan: &Plan<'_>) -> Result<Outcome> {
         GFP_KERNEL,
     )?;
 
-    // The running threads, oldest first from `next`: thread `i` lives in
-    // slot `i % window` and is joined before thread `i + window` starts.
+    // The threads not joined yet are `oldest..started`; thread `i` lives in
+    // slot `i % window`.  A thread is joined as soon as it has made its call
+    // (a finished thread still pins its task until joined), and at the
+    // latest before thread `i + window` starts.
     let mut ring: KVVec<Option<ffi::KThread>> = KVVec::with_capacity(window as usize, GFP_KERNEL)?;
     for _ in 0..window {
         ring.push(None, GFP_KERNEL)?;
     }
+    let window = window as usize;
     let mut spawn_error = None;
-    let mut started = 0;
+    let mut oldest = 0;
+    let mut started: usize = 0;
     for index in 0..plan.threads {
-        let slot = (index % window) as usize;
-        if let Some(oldest) = ring[slot].take() {
-            oldest.join();
+        let must_join = started.saturating_sub(window - 1);
+        while oldest < started
+            && (oldest < must_join || shared.returns[oldest].load(Relaxed) != NOT_RUN)
+        {
+            if let Some(thread) = ring[oldest % window].take() {
+                thread.join();
+            }
+            oldest += 1;
         }
         let thread = if plan.fail_spawn_at == Some(index) {
             Err(ENOMEM)
@@ -263,7 +272,7 @@ pub(crate) fn run(plan: &Plan<'_>) -> Result<Outcome> {
             ffi::spawn(index, move || shared.run_thread(index as usize))
         };
         match thread {
-            Ok(thread) => ring[slot] = Some(thread),
+            Ok(thread) => ring[started % window] = Some(thread),
             Err(e) => {
                 pr_err!("starting thread {index} failed ({e:?}), stopping the run\n");
                 spawn_error = Some(e);
