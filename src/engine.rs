@@ -244,13 +244,16 @@ pub(crate) fn run(plan: &Plan<'_>) -> Result<Outcome> {
     )?;
 
     // The threads not joined yet are `oldest..started`; thread `i` lives in
-    // slot `i % window`.  A thread is joined as soon as it has made its call
-    // (a finished thread still pins its task until joined), and at the
-    // latest before thread `i + window` starts.
+    // slot `i % window` and is joined before thread `i + window` starts.  In
+    // a throttled run a thread is also joined as soon as it has made its
+    // call (a finished thread pins its task until joined); a run that fits
+    // starts all its threads first and joins them afterwards, as joining in
+    // between would delay the next start.
     let mut ring: KVVec<Option<ffi::KThread>> = KVVec::with_capacity(window as usize, GFP_KERNEL)?;
     for _ in 0..window {
         ring.push(None, GFP_KERNEL)?;
     }
+    let throttled = window < plan.threads;
     let window = window as usize;
     let mut spawn_error = None;
     let mut oldest = 0;
@@ -258,7 +261,8 @@ pub(crate) fn run(plan: &Plan<'_>) -> Result<Outcome> {
     for index in 0..plan.threads {
         let must_join = started.saturating_sub(window - 1);
         while oldest < started
-            && (oldest < must_join || shared.returns[oldest].load(Relaxed) != NOT_RUN)
+            && (oldest < must_join
+                || (throttled && shared.returns[oldest].load(Relaxed) != NOT_RUN))
         {
             if let Some(thread) = ring[oldest % window].take() {
                 thread.join();
