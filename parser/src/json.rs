@@ -8,10 +8,8 @@
 //! output is byte-for-byte what kunit.py writes (for ASCII names).
 
 use std::io::{self, Write};
-use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::thread::JoinHandle;
 
-use crate::tree::{Counts, Parsed, Status, Test};
+use crate::tree::{Counts, Status, Test};
 
 /// Write `s` as a JSON string the way Python's `json.dumps` does
 /// (`ensure_ascii=True`).
@@ -128,26 +126,16 @@ impl<W: Write + ?Sized> Out<'_, W> {
         // Python builds sub_groups and test_cases in one pass; we need two,
         // so collect the (cheap) references first.
         let children: Vec<&Test> = children.collect();
-        self.group_head(level, name)?;
+        self.w.extend_from_slice(b"{");
+        self.key(level + 1, "name", true)?;
+        self.str(name)?;
+
+        self.key(level + 1, "sub_groups", false)?;
         let groups: Vec<&Test> = children
             .iter()
             .copied()
             .filter(|t| !t.subtests.is_empty())
             .collect();
-        self.sub_groups(level, &groups)?;
-        self.group_tail(level, &children, counts)
-    }
-
-    /// A group up to the value of its "sub_groups".
-    fn group_head(&mut self, level: usize, name: &str) -> io::Result<()> {
-        self.w.extend_from_slice(b"{");
-        self.key(level + 1, "name", true)?;
-        self.str(name)?;
-        self.key(level + 1, "sub_groups", false)
-    }
-
-    /// The list of sub-groups of a group at `level`.
-    fn sub_groups(&mut self, level: usize, groups: &[&Test]) -> io::Result<()> {
         if groups.is_empty() {
             self.w.extend_from_slice(b"[]");
         } else {
@@ -179,12 +167,7 @@ impl<W: Write + ?Sized> Out<'_, W> {
             self.indent(level + 1)?;
             self.w.extend_from_slice(b"]");
         }
-        Ok(())
-    }
 
-    /// A group from its "test_cases" to its end: the leaves among
-    /// `children`, the counts and kunit.py's fixed fields.
-    fn group_tail(&mut self, level: usize, children: &[&Test], counts: &Counts) -> io::Result<()> {
         self.key(level + 1, "test_cases", false)?;
         let mut cases = children.iter().filter(|t| t.subtests.is_empty()).peekable();
         if cases.peek().is_none() {
@@ -336,113 +319,6 @@ where
     };
     out.group(0, "KUnit Test Group", &mut children, &counts)?;
     out.sink.write_all(&out.w)
-}
-
-/// Finished top-level suites queued for the [`JsonStream`] thread.
-const QUEUED_SUITES: usize = 64;
-
-/// kunit.py's JSON written while parsing goes on.  Its top-level
-/// "sub_groups" come first and its counts last, so every suite of a run's
-/// top level can be rendered and written by a thread of its own as soon as
-/// the parser sends it (see [`crate::tree::Options::suites`]);
-/// [`JsonStream::finish`] writes the rest.  The output is byte for byte
-/// that of [`write_json`].
-pub struct JsonStream<W: Write + Send + 'static> {
-    tx: SyncSender<Test>,
-    worker: JoinHandle<StreamEnd<W>>,
-}
-
-/// What the stream thread hands back: the writer, every suite it was sent
-/// (in order) and the first write error.
-type StreamEnd<W> = (W, Vec<Test>, io::Result<()>);
-
-impl<W: Write + Send + 'static> JsonStream<W> {
-    /// Start writing the document to `w` (on a new thread).
-    pub fn start(w: W) -> io::Result<Self> {
-        let (tx, rx) = mpsc::sync_channel::<Test>(QUEUED_SUITES);
-        let worker = std::thread::Builder::new()
-            .name("ktap2junit-json".to_owned())
-            .spawn(move || stream_suites(w, &rx))?;
-        Ok(JsonStream { tx, worker })
-    }
-
-    /// Where the parser sends finished suites.
-    pub fn sender(&self) -> SyncSender<Test> {
-        self.tx.clone()
-    }
-
-    /// Once every input is parsed (and every other sender dropped): put the
-    /// suites back into `inputs` (see [`crate::tree::Parsed::reattach`]),
-    /// write the rest of the document and return the writer.
-    pub fn finish<'p>(self, inputs: impl IntoIterator<Item = &'p mut Parsed>) -> io::Result<W> {
-        let JsonStream { tx, worker } = self;
-        drop(tx);
-        let (w, suites, written) = worker
-            .join()
-            .map_err(|_| io::Error::other("the JSON writer thread failed"))?;
-        let mut suites = suites.into_iter();
-        let inputs: Vec<&mut Parsed> = inputs.into_iter().collect();
-        let mut whole = true;
-        for p in inputs {
-            whole &= p.reattach(&mut suites);
-        }
-        if !whole || suites.next().is_some() {
-            return Err(io::Error::other("suites sent and stand-ins left differ"));
-        }
-        written?;
-        Ok(w)
-    }
-
-    /// The part after the top-level "sub_groups" for the given runs.
-    pub fn write_tail<'t>(w: &mut W, runs: impl IntoIterator<Item = &'t Test>) -> io::Result<()> {
-        let runs: Vec<&Test> = runs.into_iter().collect();
-        let mut counts = Counts::default();
-        for r in &runs {
-            counts.add(&r.counts);
-        }
-        let children: Vec<&Test> = runs.iter().flat_map(|r| r.subtests.iter()).collect();
-        let mut out = Out {
-            sink: w,
-            w: Vec::with_capacity(FLUSH_AT * 2),
-        };
-        out.group_tail(0, &children, &counts)?;
-        out.sink.write_all(&out.w)
-    }
-}
-
-/// The stream thread: the document's head, then each suite as it comes.
-fn stream_suites<W: Write>(mut w: W, rx: &Receiver<Test>) -> StreamEnd<W> {
-    let mut suites = Vec::new();
-    let mut out = Out {
-        sink: &mut w,
-        w: Vec::with_capacity(FLUSH_AT * 2),
-    };
-    let mut written = out.group_head(0, "KUnit Test Group");
-    for suite in rx {
-        if written.is_ok() {
-            out.w
-                .extend_from_slice(if suites.is_empty() { b"[" } else { b"," });
-            written = out
-                .indent(2)
-                .and_then(|()| out.group(2, &suite.name, &mut suite.subtests.iter(), &suite.counts))
-                .and_then(|()| out.flush_if_full());
-        }
-        // After a write error keep taking suites (the parser must not
-        // block) and keep them for the tree.
-        suites.push(suite);
-    }
-    if written.is_ok() {
-        if suites.is_empty() {
-            out.w.extend_from_slice(b"[]");
-        } else {
-            written = out.indent(1);
-            out.w.push(b']');
-        }
-    }
-    if written.is_ok() {
-        written = out.sink.write_all(&out.w);
-    }
-    (w, suites, written)
 }
 
 #[cfg(test)]

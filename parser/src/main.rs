@@ -83,19 +83,6 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         cli.files.iter().collect()
     };
 
-    // JSON is written while the inputs are parsed (its counts come last);
-    // JUnit needs every count for its root element first.
-    let mut stream = None;
-    if cli.json {
-        let out = open_output(cli)?;
-        // If no thread can be started, the JSON is written at the end.
-        stream = Some(json::JsonStream::start(out.0).map_err(|e| e.to_string()));
-    }
-    let mut opts = opts;
-    if let Some(Ok(s)) = &stream {
-        opts.suites = Some(s.sender());
-    }
-
     let mut report = Report::default();
     let mut unreadable = false;
     for path in files {
@@ -140,11 +127,7 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         report.inputs.push((name, parsed));
     }
 
-    drop(opts);
-    match stream {
-        Some(Ok(s)) => finish_json(cli, s, &mut report)?,
-        _ => write_output(cli, &report, timestamp)?,
-    }
+    write_output(cli, &report, timestamp)?;
     if !cli.quiet {
         let _ = summary::write_summary(&mut io::stderr().lock(), &report);
     }
@@ -159,46 +142,18 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
     Ok(code)
 }
 
-/// The output (`-o FILE` or standard output) and its name for messages.
-fn open_output(cli: &Cli) -> Result<(Box<dyn Write + Send>, String), String> {
+fn write_output(cli: &Cli, report: &Report, timestamp: OffsetDateTime) -> Result<(), String> {
     let target = cli
         .output
         .as_ref()
         .map_or_else(|| "<stdout>".to_owned(), |p| p.display().to_string());
-    let out: Box<dyn Write + Send> = match &cli.output {
+    let mut out: Box<dyn Write> = match &cli.output {
         Some(p) => Box::new(BufWriter::with_capacity(
             OUT_BUFFER,
             File::create(p).map_err(|e| format!("{target}: cannot create: {e}"))?,
         )),
-        None => Box::new(BufWriter::with_capacity(OUT_BUFFER, io::stdout())),
+        None => Box::new(BufWriter::with_capacity(OUT_BUFFER, io::stdout().lock())),
     };
-    Ok((out, target))
-}
-
-/// End the JSON that was streamed while parsing.
-fn finish_json(
-    cli: &Cli,
-    stream: json::JsonStream<Box<dyn Write + Send>>,
-    report: &mut Report,
-) -> Result<(), String> {
-    let target = cli
-        .output
-        .as_ref()
-        .map_or_else(|| "<stdout>".to_owned(), |p| p.display().to_string());
-    stream
-        .finish(report.inputs.iter_mut().map(|(_, p)| p))
-        .and_then(|mut out| {
-            json::JsonStream::write_tail(&mut out, report.runs())?;
-            if cli.output.is_none() {
-                writeln!(out)?;
-            }
-            out.flush()
-        })
-        .map_err(|e| format!("{target}: write error: {e}"))
-}
-
-fn write_output(cli: &Cli, report: &Report, timestamp: OffsetDateTime) -> Result<(), String> {
-    let (mut out, target) = open_output(cli)?;
     let result = if cli.json {
         json::write_json(&mut out, report.runs()).and_then(|()| {
             // kunit.py prints a newline after the JSON on stdout only.

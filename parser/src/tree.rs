@@ -16,8 +16,6 @@
 //! [`Options::keep_all_logs`] is set), and each test's log is capped at
 //! [`Options::max_log_bytes`].
 
-use std::sync::mpsc::{self, SyncSender};
-
 use crate::lexer::{Directive, Lexed, Line, ResultLine, VersionKind};
 
 /// Status of a test, as kunit_parser.py's `TestStatus`.
@@ -184,10 +182,6 @@ pub struct Test {
     pub time_us: Option<u64>,
     /// Input line number of its result line (0 if none).
     pub result_line: u64,
-    /// A stand-in for a finished top-level suite that was sent to
-    /// [`Options::suites`] while parsing went on; [`Parsed::reattach`] puts
-    /// the suite back.
-    pub detached: bool,
     details: Option<Box<Details>>,
 }
 
@@ -205,7 +199,6 @@ impl Test {
             number: 0,
             time_us: None,
             result_line: 0,
-            detached: false,
             details: None,
         }
     }
@@ -261,11 +254,6 @@ pub struct Options {
     pub max_missing: u64,
     /// Maximum warnings stored (the rest are only counted).
     pub max_warnings: usize,
-    /// Where each finished suite of a run's top level (a test with
-    /// subtests) is sent as soon as its result line is read, so that a
-    /// writer can render it while parsing goes on.  A stand-in marked
-    /// [`Test::detached`] keeps its place; see [`Parsed::reattach`].
-    pub suites: Option<SyncSender<Test>>,
 }
 
 impl Default for Options {
@@ -275,7 +263,6 @@ impl Default for Options {
             max_log_bytes: 64 * 1024,
             max_missing: 10_000,
             max_warnings: 1000,
-            suites: None,
         }
     }
 }
@@ -926,23 +913,7 @@ impl TreeBuilder {
                 if end.is_some() {
                     parent.mark_ts = end;
                 }
-                let mut done = f.test;
-                // A finished suite directly under the run's main is final:
-                // hand it over now if someone wants it.
-                if self.stack.len() == 1
-                    && !done.subtests.is_empty()
-                    && let Some(tx) = &self.opts.suites
-                {
-                    let mut stand_in = Test::new("");
-                    stand_in.detached = true;
-                    match tx.send(std::mem::replace(&mut done, stand_in)) {
-                        Ok(()) => {}
-                        // Nobody listens any more: keep the suite here.
-                        Err(mpsc::SendError(back)) => done = back,
-                    }
-                }
-                let parent = self.stack.last_mut().expect("the parent frame");
-                parent.test.subtests.push(done);
+                parent.test.subtests.push(f.test);
                 parent.test_num = parent.test_num.saturating_add(1);
             }
             None => {
@@ -1012,21 +983,4 @@ pub struct Parsed {
     pub warnings: Vec<Warning>,
     /// Warnings beyond the stored ones.
     pub warnings_suppressed: u64,
-}
-
-impl Parsed {
-    /// Put the suites that were sent to [`Options::suites`] back in place of
-    /// their stand-ins, taking them from `suites` in the order they were
-    /// sent.  Returns false if `suites` ran out first.
-    pub fn reattach(&mut self, suites: &mut impl Iterator<Item = Test>) -> bool {
-        for run in &mut self.runs {
-            for t in run.subtests.iter_mut().filter(|t| t.detached) {
-                match suites.next() {
-                    Some(suite) => *t = suite,
-                    None => return false,
-                }
-            }
-        }
-        true
-    }
 }
