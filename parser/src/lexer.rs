@@ -187,7 +187,7 @@ pub struct Lexed<'a> {
 }
 
 /// The prefix found in front of the version line that started the run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Prefix {
     text: String,
     chars: usize,
@@ -200,7 +200,15 @@ struct Prefix {
 #[derive(Debug, Default)]
 pub struct Lexer {
     prefix: Option<Prefix>,
+    /// Bumped whenever `prefix` changes (a run starts or ends), so that a
+    /// caller can notice a state change without comparing prefixes.
+    generation: u64,
 }
+
+/// A snapshot of a [`Lexer`]'s state (the prefix of the run in progress),
+/// to hand a lexer's state to another one or to compare two lexers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LexerState(Option<Prefix>);
 
 /// kunit_parser.py's `KTAP_END` markers.
 pub const END_MARKERS: [&str; 3] = [
@@ -598,11 +606,19 @@ pub struct Prelexed {
 /// The state-independent part of lexing `raw` (see [`Prelexed`]).
 #[inline]
 pub fn prelex(raw: &str) -> Prelexed {
+    prelex_marked(raw, has_end_marker(py_rstrip(raw)))
+}
+
+/// [`prelex`] for a line of which the caller already knows whether it
+/// contains one of the [`END_MARKERS`] (found by searching a whole block of
+/// lines at once).
+#[inline]
+pub fn prelex_marked(raw: &str, end_marker: bool) -> Prelexed {
     let stripped = py_rstrip(raw);
     Prelexed {
         len: stripped.len(),
         tokens: scan_kernel_tokens(stripped),
-        end_marker: has_end_marker(stripped),
+        end_marker,
     }
 }
 
@@ -639,6 +655,135 @@ fn leading_ws(s: &str) -> usize {
     chars_in(s, py_space_len(s))
 }
 
+/// Text that every line whose lexing depends on whether the tree builder
+/// is idle contains (see [`Lexer::lex_ahead`]).
+pub const VERSION_MARKER: &str = "TAP version ";
+
+/// Byte range of `inner` within `outer` (`inner` must be a slice of `outer`,
+/// or empty).
+fn span(outer: &str, inner: &str) -> (u32, u32) {
+    if inner.is_empty() {
+        return (0, 0);
+    }
+    let start = (inner.as_ptr() as usize).wrapping_sub(outer.as_ptr() as usize);
+    debug_assert!(start + inner.len() <= outer.len(), "not a slice of the line");
+    // Lines are at most MAX_LINE_BYTES (1 MiB) long.
+    (start as u32, (start + inner.len()) as u32)
+}
+
+/// `outer[range]` (see [`span`]).
+#[inline]
+fn unspan(outer: &str, (start, end): (u32, u32)) -> &str {
+    &outer[start as usize..end as usize]
+}
+
+/// What a [`Token`] is: [`Line`] with byte ranges instead of slices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenKind {
+    Version {
+        kind: VersionKind,
+        version: u64,
+    },
+    Subtest((u32, u32)),
+    Plan(u64),
+    Result {
+        ok: bool,
+        number: u64,
+        plain_name: (u32, u32),
+        name: (u32, u32),
+        directive: Option<Directive>,
+        reason: (u32, u32),
+        kunit_skip: bool,
+    },
+    Diagnostic,
+    ExecutorError,
+    End,
+    Outside,
+}
+
+/// A [`Lexed`] line that does not borrow the line (byte ranges into it), so
+/// that lines can be lexed ahead in another thread and handed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token {
+    kind: TokenKind,
+    text: (u32, u32),
+    indent: usize,
+    timestamp: Option<u64>,
+    malformed_result: bool,
+}
+
+impl Token {
+    /// `lexed`, a lexed form of the line `raw`, as a token.
+    pub fn of(raw: &str, lexed: &Lexed<'_>) -> Token {
+        let kind = match &lexed.line {
+            Line::Version { kind, version } => TokenKind::Version {
+                kind: *kind,
+                version: *version,
+            },
+            Line::Subtest(name) => TokenKind::Subtest(span(raw, name)),
+            Line::Plan(n) => TokenKind::Plan(*n),
+            Line::Result(r) => TokenKind::Result {
+                ok: r.ok,
+                number: r.number,
+                plain_name: span(raw, r.plain_name),
+                name: span(raw, r.name),
+                directive: r.directive,
+                reason: span(raw, r.reason),
+                kunit_skip: r.kunit_skip,
+            },
+            Line::Diagnostic => TokenKind::Diagnostic,
+            Line::ExecutorError => TokenKind::ExecutorError,
+            Line::End => TokenKind::End,
+            Line::Outside => TokenKind::Outside,
+        };
+        Token {
+            kind,
+            text: span(raw, lexed.text),
+            indent: lexed.indent,
+            timestamp: lexed.timestamp,
+            malformed_result: lexed.malformed_result,
+        }
+    }
+
+    /// The lexed line again (`raw` must be the line the token was made of).
+    #[inline]
+    pub fn lexed<'a>(&self, raw: &'a str) -> Lexed<'a> {
+        let line = match self.kind {
+            TokenKind::Version { kind, version } => Line::Version { kind, version },
+            TokenKind::Subtest(name) => Line::Subtest(unspan(raw, name)),
+            TokenKind::Plan(n) => Line::Plan(n),
+            TokenKind::Result {
+                ok,
+                number,
+                plain_name,
+                name,
+                directive,
+                reason,
+                kunit_skip,
+            } => Line::Result(ResultLine {
+                ok,
+                number,
+                plain_name: unspan(raw, plain_name),
+                name: unspan(raw, name),
+                directive,
+                reason: unspan(raw, reason),
+                kunit_skip,
+            }),
+            TokenKind::Diagnostic => Line::Diagnostic,
+            TokenKind::ExecutorError => Line::ExecutorError,
+            TokenKind::End => Line::End,
+            TokenKind::Outside => Line::Outside,
+        };
+        Lexed {
+            line,
+            text: unspan(raw, self.text),
+            indent: self.indent,
+            timestamp: self.timestamp,
+            malformed_result: self.malformed_result,
+        }
+    }
+}
+
 impl Lexer {
     /// A lexer in its initial state (no KTAP output seen yet).
     pub fn new() -> Self {
@@ -661,6 +806,40 @@ impl Lexer {
             text,
             structural_ws,
         });
+        self.generation += 1;
+    }
+
+    /// Counts the state changes so far (runs started and ended).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// A snapshot of the state.
+    pub fn state(&self) -> LexerState {
+        LexerState(self.prefix.clone())
+    }
+
+    /// Whether the state equals `state`.
+    #[inline]
+    pub fn is_in(&self, state: &LexerState) -> bool {
+        self.prefix == state.0
+    }
+
+    /// Take over another lexer's state (see [`Lexer::state`]).
+    pub fn set_state(&mut self, state: &LexerState) {
+        if self.prefix != state.0 {
+            self.prefix = state.0.clone();
+            self.generation += 1;
+        }
+    }
+
+    /// [`Lexer::lex_prelexed`] for a lexer running ahead of the tree
+    /// builder, which cannot know whether the builder will be idle: lexes
+    /// as if it will not be, which gives the same result unless the builder
+    /// is idle and the line contains `TAP version ` (see
+    /// [`VERSION_MARKER`]).  The result does not borrow the line.
+    pub fn lex_ahead(&mut self, raw: &str, pre: Prelexed) -> Token {
+        Token::of(raw, &self.lex_prelexed(raw, pre, false))
     }
 
     fn lexed<'a>(line: Line<'a>, text: &'a str, timestamp: Option<u64>) -> Lexed<'a> {
@@ -708,6 +887,7 @@ impl Lexer {
 
         if pre.end_marker {
             self.prefix = None;
+            self.generation += 1;
             return Self::lexed(Line::End, raw, timestamp);
         }
 

@@ -10,13 +10,14 @@ pub mod json;
 pub mod junit;
 pub mod lexer;
 pub mod summary;
+mod threaded;
 pub mod tree;
 pub mod xml;
 
-use std::io::{self, BufRead, Read};
-use std::sync::mpsc;
+use std::io::{self, BufRead};
 
 use lexer::{Lexer, Prelexed, prelex};
+pub use threaded::parse_threaded;
 use tree::{Counts, Options, Parsed, Status, Test, TreeBuilder};
 
 /// Longest line kept (bytes); the rest of a longer line is discarded.
@@ -61,15 +62,15 @@ pub fn read_line_capped<R: BufRead + ?Sized>(
 }
 
 /// Lexes lines and feeds them to the tree builder.
-struct LineSink {
-    lexer: Lexer,
-    builder: TreeBuilder,
-    line_no: u64,
-    truncated_lines: u64,
+pub(crate) struct LineSink {
+    pub(crate) lexer: Lexer,
+    pub(crate) builder: TreeBuilder,
+    pub(crate) line_no: u64,
+    pub(crate) truncated_lines: u64,
 }
 
 impl LineSink {
-    fn new(opts: &Options) -> Self {
+    pub(crate) fn new(opts: &Options) -> Self {
         LineSink {
             lexer: Lexer::new(),
             builder: TreeBuilder::new(opts.clone()),
@@ -93,7 +94,7 @@ impl LineSink {
     }
 
     /// End of input: the parsed runs, with a warning about truncated lines.
-    fn finish(self, error: Option<io::Error>) -> (Parsed, Option<io::Error>) {
+    pub(crate) fn finish(self, error: Option<io::Error>) -> (Parsed, Option<io::Error>) {
         let mut parsed = self.builder.finish();
         if self.truncated_lines > 0 {
             parsed.warnings.push(tree::Warning {
@@ -224,167 +225,19 @@ fn take_capped(sink: &mut LineSink, carry: &mut Vec<u8>, part: &[u8], discarding
     }
 }
 
-/// Bytes read per chunk by [`parse_threaded`]'s reader thread.
-const CHUNK: usize = 1 << 19;
-
-/// Chunk buffers in use at most (reading ahead, being parsed, returned);
-/// they are reused, so the reader never touches fresh memory after start.
-const CHUNKS: usize = 4;
-
-/// Complete lines of the input, prepared by the reader thread.
-#[derive(Debug, Default)]
-struct Chunk {
-    /// The lines, each followed by `\n` (invalid UTF-8 already replaced).
-    text: String,
-    /// Start, end and [`Prelexed`] of each line in `text`.
-    lines: Vec<(usize, usize, Prelexed)>,
-    /// Lines of this chunk that were truncated.
-    truncated: u64,
-}
-
-/// Parse a whole input stream using two threads: a reader thread reads the
-/// input in 512 KiB chunks, splits them into lines, validates the UTF-8 and
-/// does the state-independent part of lexing ([`prelex`]), while this
-/// thread lexes the lines and builds the tree.  The result is exactly that
-/// of [`parse_reader`].  `Err` only if the thread could not be started.
-pub fn parse_threaded<R: Read + Send + 'static>(
-    r: R,
-    opts: &Options,
-) -> io::Result<(Parsed, Option<io::Error>)> {
-    let (tx, rx) = mpsc::sync_channel::<io::Result<Chunk>>(CHUNKS);
-    let (back_tx, back_rx) = mpsc::sync_channel::<Chunk>(CHUNKS);
-    std::thread::Builder::new()
-        .name("ktap2junit-reader".to_owned())
-        .spawn(move || read_chunks(r, &tx, &back_rx))?;
-    let mut sink = LineSink::new(opts);
-    let mut error = None;
-    for msg in rx {
-        match msg {
-            Ok(chunk) => {
-                for &(start, end, pre) in &chunk.lines {
-                    sink.prelexed(&chunk.text[start..end], pre);
-                }
-                sink.truncated_lines += chunk.truncated;
-                // Give the buffers back for the next chunk (never blocks:
-                // there are at most CHUNKS of them).
-                let _ = back_tx.try_send(chunk);
-            }
-            Err(e) => {
-                error = Some(e);
-                break;
-            }
-        }
-    }
-    Ok(sink.finish(error))
-}
-
-/// The reader thread of [`parse_threaded`]: sends chunks of complete lines,
-/// then an error if reading failed (the incomplete last line is dropped
-/// then, as [`parse_reader`] does).
-fn read_chunks<R: Read>(
-    mut r: R,
-    tx: &mpsc::SyncSender<io::Result<Chunk>>,
-    back: &mpsc::Receiver<Chunk>,
-) {
-    // The start of a line that continues in the next chunk.
-    let mut carry: Vec<u8> = Vec::new();
-    // The current line was already reported truncated: drop its bytes up
-    // to the next newline.
-    let mut discarding = false;
-    let mut allocated = 0;
-    // A chunk that had no complete line (so it was not sent) is reused.
-    let mut unsent: Option<Chunk> = None;
-    loop {
-        let mut chunk = match unsent.take().map_or_else(|| back.try_recv(), Ok) {
-            Ok(chunk) => chunk,
-            Err(_) if allocated < CHUNKS => {
-                allocated += 1;
-                Chunk::default()
-            }
-            Err(_) => match back.recv() {
-                Ok(chunk) => chunk,
-                // The parser is gone.
-                Err(_) => return,
-            },
-        };
-        let mut buf = std::mem::take(&mut chunk.text).into_bytes();
-        buf.clear();
-        buf.reserve(CHUNK + carry.len());
-        buf.extend_from_slice(&carry);
-        carry.clear();
-        let before = buf.len();
-        let res = loop {
-            match (&mut r).take(CHUNK as u64).read_to_end(&mut buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => break other,
-            }
-        };
-        let (eof, error) = match res {
-            Ok(n) => (n < CHUNK, None),
-            Err(e) => (false, Some(e)),
-        };
-        if discarding {
-            match memchr::memchr(b'\n', &buf[before..]) {
-                Some(nl) => {
-                    buf.drain(before..=before + nl);
-                    discarding = false;
-                }
-                None => buf.truncate(before),
-            }
-        }
-        chunk.truncated = 0;
-        let complete = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
-        if error.is_none() {
-            let tail = buf.len() - complete;
-            if tail > MAX_LINE_BYTES {
-                // Report the first MAX_LINE_BYTES bytes now, drop the rest.
-                buf.truncate(complete + MAX_LINE_BYTES);
-                buf.push(b'\n');
-                chunk.truncated += 1;
-                discarding = true;
-            } else if eof && tail > 0 {
-                // The last line of the input has no newline.
-                buf.push(b'\n');
-            } else {
-                carry.extend_from_slice(&buf[complete..]);
-                buf.truncate(complete);
-            }
-        } else {
-            buf.truncate(complete);
-        }
-        chunk.text = lines_to_string(buf, &mut chunk.truncated);
-        chunk.lines.clear();
-        let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', chunk.text.as_bytes()) {
-            let pre = prelex(&chunk.text[start..nl]);
-            chunk.lines.push((start, nl, pre));
-            start = nl + 1;
-        }
-        if chunk.lines.is_empty() {
-            unsent = Some(chunk);
-        } else if tx.send(Ok(chunk)).is_err() {
-            return;
-        }
-        if let Some(e) = error {
-            let _ = tx.send(Err(e));
-            return;
-        }
-        if eof {
-            return;
-        }
-    }
-}
-
 /// Turn `buf` (complete lines, each ending in `\n`) into a string: lines
 /// longer than [`MAX_LINE_BYTES`] are truncated (counted in `truncated`),
 /// invalid UTF-8 becomes U+FFFD (per line, which is the same as for the
 /// whole text since `\n` never belongs to an invalid sequence).
-fn lines_to_string(buf: Vec<u8>, truncated: &mut u64) -> String {
-    let mut start = 0;
+pub(crate) fn lines_to_string(buf: Vec<u8>, truncated: &mut u64) -> String {
+    // A block no longer than MAX_LINE_BYTES has no line to truncate.
     let mut too_long = false;
-    for nl in memchr::memchr_iter(b'\n', &buf) {
-        too_long |= nl - start > MAX_LINE_BYTES;
-        start = nl + 1;
+    if buf.len() > MAX_LINE_BYTES {
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', &buf) {
+            too_long |= nl - start > MAX_LINE_BYTES;
+            start = nl + 1;
+        }
     }
     if !too_long {
         return match String::from_utf8(buf) {
@@ -482,6 +335,8 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
+    use threaded::CHUNK;
 
     fn parse_with(input: &[u8], capacity: usize) -> (Vec<Test>, Vec<tree::Warning>) {
         let r = io::BufReader::with_capacity(capacity, input);

@@ -428,6 +428,9 @@ pub struct TreeBuilder {
     spare: Vec<String>,
 }
 
+/// Most subtests room is made for in advance when a plan is seen.
+const PLAN_RESERVE_MAX: usize = 4096;
+
 /// Most log buffers kept in [`TreeBuilder::spare`].
 const MAX_SPARE: usize = 8;
 
@@ -689,6 +692,12 @@ impl TreeBuilder {
                 {
                     f.expected = Some(*n);
                     f.test.details_mut().expected_count = Some(*n);
+                    // Room for the promised subtests at once: growing the
+                    // vector by doubling would copy them and leave up to
+                    // half of it unused.  A bogus plan reserves at most
+                    // PLAN_RESERVE_MAX.
+                    let want = usize::try_from(*n).unwrap_or(usize::MAX);
+                    f.test.subtests.reserve_exact(want.min(PLAN_RESERVE_MAX));
                     if l.timestamp.is_some() {
                         f.mark_ts = l.timestamp;
                     }

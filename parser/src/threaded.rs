@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Parsing with several threads: lexing workers and a tree-building thread.
+//!
+//! The input is cut into chunks of complete lines.  Each chunk is read,
+//! checked as UTF-8 and lexed by one of two worker threads (they take turns
+//! reading, then lex their chunks at the same time), while the calling
+//! thread builds the tree from the chunks in input order.
+//!
+//! Lexing is not quite state-free: the [`Lexer`] remembers the prefix of the
+//! run in progress.  Its state changes only at lines that contain an end
+//! marker or `TAP version `, which a worker finds in its whole chunk with a
+//! fast substring search.  So each worker first waits for the state after
+//! the previous chunk, replays only those few lines to get the state after
+//! its own chunk and publishes it, and only then lexes all its lines, while
+//! the next worker can already go on.  The tree-building thread still
+//! checks the workers' lexer state against its own before it uses their
+//! tokens, and lexes a line itself for the rare lines whose lexing depends
+//! on the tree (see [`Lexer::lex_ahead`]): the result is exactly that of
+//! [`crate::parse_reader`].
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::sync::{Condvar, Mutex, PoisonError, mpsc};
+
+use crate::lexer::{self, Lexer, LexerState, Token, prelex_marked};
+use crate::tree::{Options, Parsed};
+use crate::{LineSink, MAX_LINE_BYTES, lines_to_string};
+
+/// Bytes read per chunk.
+pub(crate) const CHUNK: usize = 1 << 19;
+
+/// Lexing threads.
+const WORKERS: usize = 2;
+
+/// Chunk buffers in use at most (being read and lexed, waiting, being
+/// parsed); they are reused, so no fresh memory is touched after start.
+const CHUNKS: usize = 2 * WORKERS + 2;
+
+/// Complete lines of the input, lexed ahead by a worker.
+#[derive(Debug, Default)]
+struct Chunk {
+    /// Position in the input (0, 1, 2, ...).
+    seq: u64,
+    /// The lines, each followed by `\n` (invalid UTF-8 already replaced).
+    text: String,
+    /// Each line of `text`: its start and end, its token lexed ahead, and
+    /// whether it contains [`lexer::VERSION_MARKER`].
+    lines: Vec<(u32, u32, Token, bool)>,
+    /// The lexer state the worker started this chunk from.
+    start: LexerState,
+    /// (line index, state after it) for every line after which the
+    /// worker's lexer changed state.
+    states: Vec<(usize, LexerState)>,
+    /// Lines of this chunk that were truncated.
+    truncated: u64,
+}
+
+/// What the workers send to the tree-building thread.
+enum Msg {
+    /// The chunk numbered `seq`.
+    Chunk(Chunk),
+    /// The input ended after chunk `seq - 1`, with an error if reading failed
+    /// (the incomplete last line is dropped then, as `parse_reader` does).
+    End(u64, Option<io::Error>),
+}
+
+impl Msg {
+    fn seq(&self) -> u64 {
+        match self {
+            Msg::Chunk(c) => c.seq,
+            Msg::End(seq, _) => *seq,
+        }
+    }
+}
+
+/// The input, read by one worker at a time.
+struct Input<R> {
+    r: R,
+    /// The start of a line that continues in the next chunk.
+    carry: Vec<u8>,
+    /// The current line was already reported truncated: drop its bytes up
+    /// to the next newline.
+    discarding: bool,
+    /// Number of the next chunk.
+    seq: u64,
+    /// End of input or a read error was reached (and reported).
+    done: bool,
+}
+
+/// State shared by the workers.
+struct Shared<R> {
+    input: Mutex<Input<R>>,
+    /// Empty chunk buffers, handed back by the tree-building thread.
+    free: Mutex<mpsc::Receiver<Chunk>>,
+    /// (number of chunks whose end state is known, the lexer state after
+    /// them); [`FAILED`] chunks if a worker died.
+    known: Mutex<(u64, LexerState)>,
+    /// Signalled when `known` advances.
+    advanced: Condvar,
+}
+
+/// `Shared::known` after a worker panicked: the others stop waiting.
+const FAILED: u64 = u64::MAX;
+
+/// Positions of the end markers and of [`lexer::VERSION_MARKER`] in a
+/// chunk, searched for in the whole chunk at once (a search per line costs
+/// a setup per line).
+struct Markers {
+    end: [memchr::memmem::Finder<'static>; 3],
+    version: memchr::memmem::Finder<'static>,
+    end_at: Vec<usize>,
+    version_at: Vec<usize>,
+}
+
+impl Markers {
+    fn new() -> Self {
+        Markers {
+            end: lexer::END_MARKERS.map(memchr::memmem::Finder::new),
+            version: memchr::memmem::Finder::new(lexer::VERSION_MARKER),
+            end_at: Vec::new(),
+            version_at: Vec::new(),
+        }
+    }
+
+    /// Find the markers in `text`.
+    fn find(&mut self, text: &[u8]) {
+        self.end_at.clear();
+        for f in &self.end {
+            self.end_at.extend(f.find_iter(text));
+        }
+        self.end_at.sort_unstable();
+        self.version_at.clear();
+        self.version_at.extend(self.version.find_iter(text));
+    }
+}
+
+/// Whether one of `positions[*next..]` lies before `end` (consuming all
+/// that do).
+#[inline]
+fn any_before(positions: &[usize], next: &mut usize, end: usize) -> bool {
+    let mut hit = false;
+    while positions.get(*next).is_some_and(|&p| p < end) {
+        hit = true;
+        *next += 1;
+    }
+    hit
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A worker that panicked has already lost its chunk; the data behind
+    // the lock is still consistent (every update is a single assignment).
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Parse a whole input stream with two lexing worker threads and this
+/// thread building the tree (see the module documentation).  The result is
+/// exactly that of [`crate::parse_reader`].  `Err` only if no worker could
+/// be started.
+pub fn parse_threaded<R: Read + Send + 'static>(
+    r: R,
+    opts: &Options,
+) -> io::Result<(Parsed, Option<io::Error>)> {
+    let (tx, rx) = mpsc::sync_channel::<Msg>(CHUNKS);
+    let (free_tx, free_rx) = mpsc::sync_channel::<Chunk>(CHUNKS);
+    for _ in 0..CHUNKS {
+        // Cannot fail: the channel has room for all of them.
+        let _ = free_tx.try_send(Chunk::default());
+    }
+    let shared = std::sync::Arc::new(Shared {
+        input: Mutex::new(Input {
+            r,
+            carry: Vec::new(),
+            discarding: false,
+            seq: 0,
+            done: false,
+        }),
+        free: Mutex::new(free_rx),
+        known: Mutex::new((0, LexerState::default())),
+        advanced: Condvar::new(),
+    });
+    let mut started = 0;
+    for _ in 0..WORKERS {
+        let (shared, tx) = (shared.clone(), tx.clone());
+        let spawned = std::thread::Builder::new()
+            .name("ktap2junit-lex".to_owned())
+            .spawn(move || work(&shared, &tx));
+        match spawned {
+            Ok(_) => started += 1,
+            Err(e) if started == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    drop(tx);
+    drop(shared);
+
+    let mut sink = LineSink::new(opts);
+    // Chunks that arrived before their turn.
+    let mut early: BTreeMap<u64, Msg> = BTreeMap::new();
+    let mut next = 0;
+    let mut error = None;
+    loop {
+        let msg = match early.remove(&next) {
+            Some(msg) => msg,
+            None => match rx.recv() {
+                Ok(msg) if msg.seq() == next => msg,
+                Ok(msg) => {
+                    early.insert(msg.seq(), msg);
+                    continue;
+                }
+                // Every worker is gone without reporting the end (they
+                // only stop early if a thread panicked).
+                Err(_) => break,
+            },
+        };
+        match msg {
+            Msg::Chunk(chunk) => {
+                build(&mut sink, &chunk);
+                // Hand the buffers back (never blocks: there are at most
+                // CHUNKS of them).
+                let _ = free_tx.try_send(chunk);
+                next += 1;
+            }
+            Msg::End(_, e) => {
+                error = e;
+                break;
+            }
+        }
+    }
+    Ok(sink.finish(error))
+}
+
+/// Feed the lines of `chunk` to the tree builder, using the worker's tokens
+/// where its lexer state is known to equal ours.
+fn build(sink: &mut LineSink, chunk: &Chunk) {
+    // The worker's lexer state before the current line, and whether ours is
+    // the same (then the worker's tokens are ours).
+    let mut ahead = chunk.start.clone();
+    let mut in_step = sink.lexer.is_in(&ahead);
+    let mut states = chunk.states.iter().peekable();
+    for (i, &(start, end, token, version_marker)) in chunk.lines.iter().enumerate() {
+        let raw = &chunk.text[start as usize..end as usize];
+        let changed = states.next_if(|(at, _)| *at == i).map(|(_, st)| st);
+        if let Some(st) = changed {
+            ahead.clone_from(st);
+        }
+        sink.line_no += 1;
+        let idle = sink.builder.is_idle();
+        if in_step && !(idle && version_marker) {
+            if changed.is_some() {
+                sink.lexer.set_state(&ahead);
+            }
+            sink.builder.feed(&token.lexed(raw), sink.line_no);
+        } else {
+            let lexed = sink.lexer.lex(raw, idle);
+            sink.builder.feed(&lexed, sink.line_no);
+            in_step = sink.lexer.is_in(&ahead);
+        }
+    }
+    sink.truncated_lines += chunk.truncated;
+}
+
+/// A worker: read the next chunk, lex it, send it; until the input ends.
+fn work<R: Read>(shared: &Shared<R>, tx: &mpsc::SyncSender<Msg>) {
+    let mut markers = Markers::new();
+    let mut lexer = Lexer::new();
+    loop {
+        // The tree-building thread is gone if the channel is closed.
+        let Ok(mut chunk) = lock(&shared.free).recv() else {
+            return;
+        };
+        let (buf, end) = {
+            let mut input = lock(&shared.input);
+            if input.done {
+                return;
+            }
+            read_chunk(&mut input, &mut chunk)
+        };
+        chunk.text = lines_to_string(buf, &mut chunk.truncated);
+        if !lex_chunk(shared, &mut lexer, &mut markers, &mut chunk) {
+            return;
+        }
+        let seq = chunk.seq;
+        if tx.send(Msg::Chunk(chunk)).is_err() {
+            return;
+        }
+        if let Some(e) = end {
+            let _ = tx.send(Msg::End(seq + 1, e));
+            return;
+        }
+    }
+}
+
+/// The end of the input: `Some` with the read error, if any.
+type End = Option<Option<io::Error>>;
+
+/// Read the next chunk of complete lines (into the buffer of `chunk.text`,
+/// which is returned as bytes, not yet checked to be UTF-8), and whether
+/// the input ended with it.
+fn read_chunk<R: Read>(input: &mut Input<R>, chunk: &mut Chunk) -> (Vec<u8>, End) {
+    chunk.seq = input.seq;
+    input.seq += 1;
+    chunk.truncated = 0;
+    let mut buf = std::mem::take(&mut chunk.text).into_bytes();
+    buf.clear();
+    buf.reserve(CHUNK + input.carry.len());
+    buf.extend_from_slice(&input.carry);
+    input.carry.clear();
+    let before = buf.len();
+    let res = loop {
+        match (&mut input.r).take(CHUNK as u64).read_to_end(&mut buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => break other,
+        }
+    };
+    let (eof, error) = match res {
+        Ok(n) => (n < CHUNK, None),
+        Err(e) => (false, Some(e)),
+    };
+    if input.discarding {
+        match memchr::memchr(b'\n', &buf[before..]) {
+            Some(nl) => {
+                buf.drain(before..=before + nl);
+                input.discarding = false;
+            }
+            None => buf.truncate(before),
+        }
+    }
+    let complete = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
+    if error.is_none() {
+        let tail = buf.len() - complete;
+        if tail > MAX_LINE_BYTES {
+            // Report the first MAX_LINE_BYTES bytes now, drop the rest.
+            buf.truncate(complete + MAX_LINE_BYTES);
+            buf.push(b'\n');
+            chunk.truncated += 1;
+            input.discarding = true;
+        } else if eof && tail > 0 {
+            // The last line of the input has no newline.
+            buf.push(b'\n');
+        } else {
+            input.carry.extend_from_slice(&buf[complete..]);
+            buf.truncate(complete);
+        }
+    } else {
+        buf.truncate(complete);
+    }
+    let end = (eof || error.is_some()).then(|| {
+        input.done = true;
+        error
+    });
+    (buf, end)
+}
+
+/// Publishes [`FAILED`] if dropped before the chunk's end state was
+/// published (the worker panicked), so that no worker waits forever.
+struct PublishGuard<'a> {
+    known: &'a Mutex<(u64, LexerState)>,
+    advanced: &'a Condvar,
+    armed: bool,
+}
+
+impl Drop for PublishGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            lock(self.known).0 = FAILED;
+            self.advanced.notify_all();
+        }
+    }
+}
+
+/// Lex the lines of `chunk.text` ahead: wait for the lexer state after the
+/// previous chunk, publish the state after this one, then lex every line.
+/// `false` if another worker died.
+fn lex_chunk<R>(
+    shared: &Shared<R>,
+    lexer: &mut Lexer,
+    markers: &mut Markers,
+    chunk: &mut Chunk,
+) -> bool {
+    let text = chunk.text.as_str();
+    markers.find(text.as_bytes());
+    let mut guard = PublishGuard {
+        known: &shared.known,
+        advanced: &shared.advanced,
+        armed: true,
+    };
+    {
+        let mut known = lock(&shared.known);
+        while known.0 < chunk.seq {
+            known = shared
+                .advanced
+                .wait(known)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        if known.0 == FAILED {
+            guard.armed = false;
+            return false;
+        }
+        lexer.set_state(&known.1);
+    }
+    chunk.start = lexer.state();
+    replay_markers(lexer, text, markers);
+    {
+        let mut known = lock(&shared.known);
+        *known = (chunk.seq + 1, lexer.state());
+        shared.advanced.notify_all();
+    }
+    guard.armed = false;
+
+    lexer.set_state(&chunk.start);
+    chunk.lines.clear();
+    chunk.states.clear();
+    let (mut next_end, mut next_version) = (0, 0);
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', text.as_bytes()) {
+        let raw = &text[start..nl];
+        let pre = prelex_marked(raw, any_before(&markers.end_at, &mut next_end, nl));
+        let generation = lexer.generation();
+        let token = lexer.lex_ahead(raw, pre);
+        if lexer.generation() != generation {
+            chunk.states.push((chunk.lines.len(), lexer.state()));
+        }
+        let version_marker = any_before(&markers.version_at, &mut next_version, nl);
+        // A chunk is at most CHUNK + MAX_LINE_BYTES + 1 bytes long.
+        chunk
+            .lines
+            .push((start as u32, nl as u32, token, version_marker));
+        start = nl + 1;
+    }
+    true
+}
+
+/// Bring `lexer` to its state after `text` (lexed ahead) by lexing only the
+/// lines with a marker: no other line changes a lexer's state.
+fn replay_markers(lexer: &mut Lexer, text: &str, markers: &Markers) {
+    let bytes = text.as_bytes();
+    let (mut e, mut v) = (0, 0);
+    loop {
+        let at = match (markers.end_at.get(e), markers.version_at.get(v)) {
+            (Some(&a), Some(&b)) => a.min(b),
+            (Some(&a), None) => a,
+            (None, Some(&b)) => b,
+            (None, None) => return,
+        };
+        let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
+        let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+        let end_marker = any_before(&markers.end_at, &mut e, end);
+        any_before(&markers.version_at, &mut v, end);
+        let raw = &text[start..end];
+        lexer.lex_ahead(raw, prelex_marked(raw, end_marker));
+    }
+}
