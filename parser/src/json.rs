@@ -116,60 +116,55 @@ impl<W: Write + ?Sized> Out<'_, W> {
     }
 
     /// One group: `{"name", "sub_groups", "test_cases", "misc", common...}`.
-    fn group(
-        &mut self,
-        level: usize,
-        name: &str,
-        children: &mut dyn Iterator<Item = &Test>,
-        counts: &Counts,
-    ) -> io::Result<()> {
-        // Python builds sub_groups and test_cases in one pass; we need two,
-        // so collect the (cheap) references first.
-        let children: Vec<&Test> = children.collect();
+    fn group(&mut self, level: usize, t: &Test) -> io::Result<()> {
+        // Python builds sub_groups and test_cases in one pass; we need two.
+        self.group_head(level, &t.name)?;
+        let mut groups = 0;
+        for g in t.subtests.iter().filter(|c| !c.subtests.is_empty()) {
+            self.sub_group(level, g, groups == 0)?;
+            groups += 1;
+        }
+        self.sub_groups_end(level, groups)?;
+        let cases = t.subtests.iter().filter(|c| c.subtests.is_empty());
+        self.group_tail(level, cases.map(|c| (c.name.as_str(), c.status)), &t.counts)
+    }
+
+    /// `{"name": ..., "sub_groups": ` of a group at `level`.
+    fn group_head(&mut self, level: usize, name: &str) -> io::Result<()> {
         self.w.extend_from_slice(b"{");
         self.key(level + 1, "name", true)?;
         self.str(name)?;
+        self.key(level + 1, "sub_groups", false)
+    }
 
-        self.key(level + 1, "sub_groups", false)?;
-        let groups: Vec<&Test> = children
-            .iter()
-            .copied()
-            .filter(|t| !t.subtests.is_empty())
-            .collect();
-        if groups.is_empty() {
+    /// One element of the "sub_groups" of a group at `level`.
+    fn sub_group(&mut self, level: usize, g: &Test, first: bool) -> io::Result<()> {
+        self.w.extend_from_slice(if first { b"[" } else { b"," });
+        self.indent(level + 2)?;
+        self.group(level + 2, g)?;
+        self.flush_if_full()
+    }
+
+    /// The end of the "sub_groups" list after `groups` elements.
+    fn sub_groups_end(&mut self, level: usize, groups: usize) -> io::Result<()> {
+        if groups == 0 {
             self.w.extend_from_slice(b"[]");
         } else {
-            self.w.extend_from_slice(b"[");
-            if level == 0 && groups.len() > BATCH {
-                self.w
-                    .extend_from_slice(&render_groups(&groups[..BATCH], level + 2, true)?);
-                self.flush_if_full()?;
-                let rest = &groups[BATCH..];
-                let batches = rest.len().div_ceil(BATCH);
-                let batch = |b: usize| {
-                    let end = ((b + 1) * BATCH).min(rest.len());
-                    render_groups(&rest[b * BATCH..end], level + 2, false)
-                };
-                in_order(batches, &batch, &mut |rendered| {
-                    self.sink.write_all(&self.w)?;
-                    self.w.clear();
-                    self.sink.write_all(&rendered)
-                })?;
-            } else {
-                for (i, g) in groups.iter().enumerate() {
-                    if i > 0 {
-                        self.w.extend_from_slice(b",");
-                    }
-                    self.indent(level + 2)?;
-                    self.group(level + 2, &g.name, &mut g.subtests.iter(), &g.counts)?;
-                }
-            }
             self.indent(level + 1)?;
             self.w.extend_from_slice(b"]");
         }
+        Ok(())
+    }
 
+    /// `"test_cases"`, `"misc"` and the common fields, closing the group.
+    fn group_tail<'c>(
+        &mut self,
+        level: usize,
+        cases: impl Iterator<Item = (&'c str, Status)>,
+        counts: &Counts,
+    ) -> io::Result<()> {
         self.key(level + 1, "test_cases", false)?;
-        let mut cases = children.iter().filter(|t| t.subtests.is_empty()).peekable();
+        let mut cases = cases.peekable();
         if cases.peek().is_none() {
             self.w.extend_from_slice(b"[]");
         } else {
@@ -179,15 +174,15 @@ impl<W: Write + ?Sized> Out<'_, W> {
             let open = format!("\n{0}{{\n{0}    \"name\": ", " ".repeat(4 * (level + 2)));
             let status = format!(",\n{}\"status\": ", " ".repeat(4 * (level + 3)));
             let close = format!("\n{}}}", " ".repeat(4 * (level + 2)));
-            for (i, c) in cases.enumerate() {
+            for (i, (name, st)) in cases.enumerate() {
                 if i > 0 {
                     self.w.push(b',');
                 }
                 self.w.extend_from_slice(open.as_bytes());
-                self.str(&c.name)?;
+                self.str(name)?;
                 self.w.extend_from_slice(status.as_bytes());
                 self.w.push(b'"');
-                self.w.extend_from_slice(status_str(c.status).as_bytes());
+                self.w.extend_from_slice(status_str(st).as_bytes());
                 self.w.push(b'"');
                 self.w.extend_from_slice(close.as_bytes());
                 self.flush_if_full()?;
@@ -234,70 +229,52 @@ impl<W: Write + ?Sized> Out<'_, W> {
     }
 }
 
-/// Top-level groups rendered per batch (and per thread).
-const BATCH: usize = 64;
-
-/// Render `groups` at `level` as elements of a JSON list (`first`: the
-/// first one has no leading comma).
-fn render_groups(groups: &[&Test], level: usize, first: bool) -> io::Result<Vec<u8>> {
-    let mut sink = Vec::new();
-    let mut out = Out {
-        sink: &mut sink,
-        w: Vec::with_capacity(FLUSH_AT * 2),
-    };
-    for (i, g) in groups.iter().enumerate() {
-        if i > 0 || !first {
-            out.w.push(b',');
-        }
-        out.indent(level)?;
-        out.group(level, &g.name, &mut g.subtests.iter(), &g.counts)?;
-    }
-    let Out { w, .. } = out;
-    sink.extend_from_slice(&w);
-    Ok(sink)
+/// Writes kunit.py's JSON document while the input is being parsed: each
+/// top-level test is written (or, for a test case without subtests, noted
+/// for the `"test_cases"` list, which comes last) as soon as it is complete,
+/// so that the parser can free it (see [`crate::tree::Options::stream`]).
+/// Several runs are merged into the one top-level group, as
+/// [`write_json`] does.
+pub struct JsonStream<'w, W: Write + ?Sized> {
+    out: Out<'w, W>,
+    groups: usize,
+    /// Name and status of the top-level test cases (tests without subtests).
+    cases: Vec<(String, Status)>,
 }
 
-/// Produce `batches` results with `render` and hand them to `write` in
-/// order.  With more than one CPU, a helper thread renders every other
-/// batch while this thread renders the next one.
-pub(crate) fn in_order<R>(
-    batches: usize,
-    render: &(dyn Fn(usize) -> io::Result<R> + Sync),
-    write: &mut dyn FnMut(R) -> io::Result<()>,
-) -> io::Result<()>
-where
-    R: Send,
-{
-    let helper = batches > 1 && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-    if !helper {
-        for b in 0..batches {
-            write(render(b)?)?;
-        }
-        return Ok(());
+impl<'w, W: Write + ?Sized> JsonStream<'w, W> {
+    /// Start the document on `w`.
+    pub fn new(w: &'w mut W) -> io::Result<Self> {
+        let mut out = Out {
+            sink: w,
+            w: Vec::with_capacity(FLUSH_AT * 2),
+        };
+        out.group_head(0, "KUnit Test Group")?;
+        Ok(JsonStream {
+            out,
+            groups: 0,
+            cases: Vec::new(),
+        })
     }
-    std::thread::scope(|s| {
-        let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<usize>(1);
-        let (out_tx, out_rx) = std::sync::mpsc::sync_channel::<io::Result<R>>(1);
-        s.spawn(move || {
-            for b in job_rx {
-                if out_tx.send(render(b)).is_err() {
-                    break;
-                }
-            }
-        });
-        let lost = || io::Error::other("rendering thread failed");
-        for b in (0..batches).step_by(2) {
-            let other = b + 1 < batches;
-            if other {
-                job_tx.send(b + 1).map_err(|_| lost())?;
-            }
-            write(render(b)?)?;
-            if other {
-                write(out_rx.recv().map_err(|_| lost())??)?;
-            }
+
+    /// The next top-level test (a run's subtest), in input order.
+    pub fn test(&mut self, t: &Test) -> io::Result<()> {
+        if t.subtests.is_empty() {
+            self.cases.push((t.name.clone(), t.status));
+            return Ok(());
         }
+        self.out.sub_group(0, t, self.groups == 0)?;
+        self.groups += 1;
         Ok(())
-    })
+    }
+
+    /// End the document; `counts` are the counts of all runs together.
+    pub fn finish(mut self, counts: &Counts) -> io::Result<()> {
+        self.out.sub_groups_end(0, self.groups)?;
+        let cases = self.cases.iter().map(|(n, s)| (n.as_str(), *s));
+        self.out.group_tail(0, cases, counts)?;
+        self.out.sink.write_all(&self.out.w)
+    }
 }
 
 /// Write the JSON document for the given runs (no trailing newline, like
@@ -307,18 +284,15 @@ where
     W: Write + ?Sized,
     I: IntoIterator<Item = &'t Test>,
 {
-    let runs: Vec<&Test> = runs.into_iter().collect();
     let mut counts = Counts::default();
-    for r in &runs {
-        counts.add(&r.counts);
+    let mut stream = JsonStream::new(w)?;
+    for run in runs {
+        counts.add(&run.counts);
+        for t in &run.subtests {
+            stream.test(t)?;
+        }
     }
-    let mut children = runs.iter().flat_map(|r| r.subtests.iter());
-    let mut out = Out {
-        sink: w,
-        w: Vec::with_capacity(FLUSH_AT * 2),
-    };
-    out.group(0, "KUnit Test Group", &mut children, &counts)?;
-    out.sink.write_all(&out.w)
+    stream.finish(&counts)
 }
 
 #[cfg(test)]

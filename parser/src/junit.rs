@@ -466,12 +466,55 @@ fn render_batch(
     Ok(buf)
 }
 
+/// Produce `batches` results with `render` and hand them to `write` in
+/// order.  With more than one CPU, a helper thread renders every other
+/// batch while this thread renders the next one.
+fn in_order<R>(
+    batches: usize,
+    render: &(dyn Fn(usize) -> io::Result<R> + Sync),
+    write: &mut dyn FnMut(R) -> io::Result<()>,
+) -> io::Result<()>
+where
+    R: Send,
+{
+    let helper = batches > 1 && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    if !helper {
+        for b in 0..batches {
+            write(render(b)?)?;
+        }
+        return Ok(());
+    }
+    std::thread::scope(|s| {
+        let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<usize>(1);
+        let (out_tx, out_rx) = std::sync::mpsc::sync_channel::<io::Result<R>>(1);
+        s.spawn(move || {
+            for b in job_rx {
+                if out_tx.send(render(b)).is_err() {
+                    break;
+                }
+            }
+        });
+        let lost = || io::Error::other("rendering thread failed");
+        for b in (0..batches).step_by(2) {
+            let other = b + 1 < batches;
+            if other {
+                job_tx.send(b + 1).map_err(|_| lost())?;
+            }
+            write(render(b)?)?;
+            if other {
+                write(out_rx.recv().map_err(|_| lost())??)?;
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Write the JUnit document for the given runs.
 ///
 /// The `<testsuite>`s are rendered by junit-report in batches; with more
 /// than one CPU, a helper thread renders every other batch while this one
 /// renders the next, and the batches are written in order (see
-/// [`crate::json::in_order`]).
+/// [`in_order`]).
 pub fn write_junit<'t, W, I>(w: &mut W, runs: I, opts: &JunitOptions) -> io::Result<()>
 where
     W: Write + ?Sized,
@@ -498,6 +541,6 @@ where
         .collect();
     let batches = all.len().div_ceil(BATCH);
     let render = |b: usize| render_batch(&all, b * BATCH, multi, opts);
-    crate::json::in_order(batches, &render, &mut |rendered| w.write_all(&rendered))?;
+    in_order(batches, &render, &mut |rendered| w.write_all(&rendered))?;
     writeln!(w, "</testsuites>")
 }

@@ -666,7 +666,10 @@ fn span(outer: &str, inner: &str) -> (u32, u32) {
         return (0, 0);
     }
     let start = (inner.as_ptr() as usize).wrapping_sub(outer.as_ptr() as usize);
-    debug_assert!(start + inner.len() <= outer.len(), "not a slice of the line");
+    debug_assert!(
+        start + inner.len() <= outer.len(),
+        "not a slice of the line"
+    );
     // Lines are at most MAX_LINE_BYTES (1 MiB) long.
     (start as u32, (start + inner.len()) as u32)
 }

@@ -17,7 +17,7 @@ pub mod xml;
 use std::io::{self, BufRead};
 
 use lexer::{Lexer, Prelexed, prelex};
-pub use threaded::parse_threaded;
+pub use threaded::{parse_threaded, parse_threaded_with};
 use tree::{Counts, Options, Parsed, Status, Test, TreeBuilder};
 
 /// Longest line kept (bytes); the rest of a longer line is discarded.
@@ -93,8 +93,23 @@ impl LineSink {
         self.builder.feed(&lexed, self.line_no);
     }
 
+    /// Hand the finished top-level tests to `on_test` (see
+    /// [`Options::stream`]).
+    #[inline]
+    pub(crate) fn hand_over(&mut self, on_test: &mut dyn FnMut(usize, Test)) {
+        for (run, test) in self.builder.take_finished() {
+            on_test(run, test);
+        }
+    }
+
     /// End of input: the parsed runs, with a warning about truncated lines.
-    pub(crate) fn finish(self, error: Option<io::Error>) -> (Parsed, Option<io::Error>) {
+    pub(crate) fn finish(
+        mut self,
+        error: Option<io::Error>,
+        on_test: &mut dyn FnMut(usize, Test),
+    ) -> (Parsed, Option<io::Error>) {
+        self.builder.end_input();
+        self.hand_over(on_test);
         let mut parsed = self.builder.finish();
         if self.truncated_lines > 0 {
             parsed.warnings.push(tree::Warning {
@@ -155,7 +170,18 @@ impl LineSink {
 /// longer than [`MAX_LINE_BYTES`] are truncated).  Use a large buffer (or a
 /// [`BlockReader`]) for speed.  On a read error the results seen so far are
 /// returned together with the error.
-pub fn parse_reader<R: BufRead>(mut r: R, opts: &Options) -> (Parsed, Option<io::Error>) {
+pub fn parse_reader<R: BufRead>(r: R, opts: &Options) -> (Parsed, Option<io::Error>) {
+    parse_reader_with(r, opts, &mut |_, _| {})
+}
+
+/// [`parse_reader`], handing each finished top-level test to `on_test` as
+/// soon as it is complete when [`Options::stream`] is set (with the index
+/// of its run in this input).
+pub fn parse_reader_with<R: BufRead>(
+    mut r: R,
+    opts: &Options,
+    on_test: &mut dyn FnMut(usize, Test),
+) -> (Parsed, Option<io::Error>) {
     let mut sink = LineSink::new(opts);
     // The start of a line that continues in the next buffer (at most
     // MAX_LINE_BYTES).
@@ -198,6 +224,7 @@ pub fn parse_reader<R: BufRead>(mut r: R, opts: &Options) -> (Parsed, Option<io:
         let tail = match memchr::memrchr(b'\n', rest) {
             Some(last) => {
                 sink.block(&rest[..=last]);
+                sink.hand_over(on_test);
                 &rest[last + 1..]
             }
             None => rest,
@@ -208,7 +235,7 @@ pub fn parse_reader<R: BufRead>(mut r: R, opts: &Options) -> (Parsed, Option<io:
     if error.is_none() && !discarding && !carry.is_empty() {
         sink.bytes(&carry);
     }
-    sink.finish(error)
+    sink.finish(error, on_test)
 }
 
 /// Append `part` to the incomplete line in `carry`; if the line thereby

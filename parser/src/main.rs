@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use junit_report::OffsetDateTime;
 use ktap2junit::junit::{JunitOptions, write_junit};
-use ktap2junit::{Report, json, parse_reader, parse_threaded, summary, tree, xml};
+use ktap2junit::{Report, json, parse_reader_with, parse_threaded_with, summary, tree, xml};
 
 /// Parse KTAP / TAP test output (KUnit, kselftest; raw, boot log or dmesg)
 /// and write JUnit XML (or the JSON of `kunit.py parse --json`).
@@ -72,8 +72,12 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<ExitCode, String> {
     let timestamp = OffsetDateTime::from_unix_timestamp(cli.timestamp)
         .map_err(|e| format!("--timestamp {}: {e}", cli.timestamp))?;
+    // JSON is written while parsing (each top-level test as soon as it is
+    // complete, then freed); JUnit needs the totals first, so it is written
+    // from the whole tree.
     let opts = tree::Options {
         keep_all_logs: cli.all_logs,
+        stream: cli.json,
         ..tree::Options::default()
     };
     let stdin_name = PathBuf::from("-");
@@ -81,6 +85,35 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         vec![&stdin_name]
     } else {
         cli.files.iter().collect()
+    };
+
+    let target = cli
+        .output
+        .as_ref()
+        .map_or_else(|| "<stdout>".to_owned(), |p| p.display().to_string());
+    let mut out: Box<dyn Write> = match &cli.output {
+        Some(p) => Box::new(BufWriter::with_capacity(
+            OUT_BUFFER,
+            File::create(p).map_err(|e| format!("{target}: cannot create: {e}"))?,
+        )),
+        None => Box::new(BufWriter::with_capacity(OUT_BUFFER, io::stdout().lock())),
+    };
+    let write_error = |e: io::Error| format!("{target}: write error: {e}");
+    let mut json = if cli.json {
+        Some(json::JsonStream::new(&mut out).map_err(write_error)?)
+    } else {
+        None
+    };
+    let mut failures = summary::Failures::new();
+    // The first error writing a streamed test (the rest are not written).
+    let mut stream_error: Option<io::Error> = None;
+    let mut on_test = |_run: usize, t: tree::Test| {
+        failures.add(&t);
+        if let (Some(json), None) = (json.as_mut(), &stream_error)
+            && let Err(e) = json.test(&t)
+        {
+            stream_error = Some(e);
+        }
     };
 
     let mut report = Report::default();
@@ -92,17 +125,28 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             path.display().to_string()
         };
         let (parsed, err) = if path.as_os_str() == "-" {
-            match parse_threaded(io::stdin(), &opts) {
+            match parse_threaded_with(io::stdin(), &opts, &mut on_test) {
                 Ok(r) => r,
-                Err(_) => parse_reader(BufReader::with_capacity(IN_BUFFER, io::stdin()), &opts),
+                Err(_) => parse_reader_with(
+                    BufReader::with_capacity(IN_BUFFER, io::stdin()),
+                    &opts,
+                    &mut on_test,
+                ),
             }
         } else {
             match File::open(path) {
-                // A reader thread reads a duplicate of the file descriptor;
-                // if it cannot be started, read in this thread.
-                Ok(f) => match f.try_clone().and_then(|d| parse_threaded(d, &opts)) {
+                // Worker threads read a duplicate of the file descriptor; if
+                // none can be started, read in this thread.
+                Ok(f) => match f
+                    .try_clone()
+                    .and_then(|d| parse_threaded_with(d, &opts, &mut on_test))
+                {
                     Ok(r) => r,
-                    Err(_) => parse_reader(BufReader::with_capacity(IN_BUFFER, f), &opts),
+                    Err(_) => parse_reader_with(
+                        BufReader::with_capacity(IN_BUFFER, f),
+                        &opts,
+                        &mut on_test,
+                    ),
                 },
                 Err(e) => {
                     eprintln!("ktap2junit: {name}: cannot open: {e}");
@@ -127,9 +171,30 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         report.inputs.push((name, parsed));
     }
 
-    write_output(cli, &report, timestamp)?;
+    let result = match json {
+        Some(json) => match stream_error {
+            Some(e) => Err(e),
+            None => json.finish(&report.counts()).and_then(|()| {
+                // kunit.py prints a newline after the JSON on stdout only.
+                if cli.output.is_none() {
+                    writeln!(out)
+                } else {
+                    Ok(())
+                }
+            }),
+        },
+        None => {
+            failures = summary::Failures::of_report(&report);
+            let opts = JunitOptions {
+                name: cli.name.clone(),
+                timestamp,
+            };
+            write_junit(&mut out, report.runs(), &opts)
+        }
+    };
+    result.and_then(|()| out.flush()).map_err(write_error)?;
     if !cli.quiet {
-        let _ = summary::write_summary(&mut io::stderr().lock(), &report);
+        let _ = summary::write_summary(&mut io::stderr().lock(), &report, &failures);
     }
     let code = if unreadable {
         ExitCode::from(2)
@@ -140,37 +205,4 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
     // at a time would only cost time.
     std::mem::forget(report);
     Ok(code)
-}
-
-fn write_output(cli: &Cli, report: &Report, timestamp: OffsetDateTime) -> Result<(), String> {
-    let target = cli
-        .output
-        .as_ref()
-        .map_or_else(|| "<stdout>".to_owned(), |p| p.display().to_string());
-    let mut out: Box<dyn Write> = match &cli.output {
-        Some(p) => Box::new(BufWriter::with_capacity(
-            OUT_BUFFER,
-            File::create(p).map_err(|e| format!("{target}: cannot create: {e}"))?,
-        )),
-        None => Box::new(BufWriter::with_capacity(OUT_BUFFER, io::stdout().lock())),
-    };
-    let result = if cli.json {
-        json::write_json(&mut out, report.runs()).and_then(|()| {
-            // kunit.py prints a newline after the JSON on stdout only.
-            if cli.output.is_none() {
-                writeln!(out)
-            } else {
-                Ok(())
-            }
-        })
-    } else {
-        let opts = JunitOptions {
-            name: cli.name.clone(),
-            timestamp,
-        };
-        write_junit(&mut out, report.runs(), &opts)
-    };
-    result
-        .and_then(|()| out.flush())
-        .map_err(|e| format!("{target}: write error: {e}"))
 }

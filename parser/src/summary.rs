@@ -7,37 +7,74 @@ use crate::Report;
 use crate::tree::{Status, Test};
 use crate::xml;
 
-/// Dotted names of failed/crashed leaf tests (at most `max`).
-fn failures(t: &Test, path: &str, out: &mut Vec<String>, max: usize) {
-    for s in &t.subtests {
-        if out.len() >= max {
-            return;
+/// Names listed after `Failures:` at most.
+const SHOWN: usize = 10;
+
+/// The dotted names of the first failed or crashed tests (leaf tests, and
+/// suites whose own result failed), collected in input order.
+#[derive(Debug, Default)]
+pub struct Failures {
+    /// At most `SHOWN + 1` names (one more tells that there are more).
+    names: Vec<String>,
+}
+
+impl Failures {
+    /// No failures yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The failures of all runs of a parsed report.
+    pub fn of_report(report: &Report) -> Self {
+        let mut f = Failures::new();
+        for run in report.runs() {
+            for t in &run.subtests {
+                f.add(t);
+            }
         }
-        let name = if s.missing {
-            format!("test {} (missing)", s.number)
-        } else {
-            s.name.clone()
-        };
-        let full = if path.is_empty() {
-            name
-        } else {
-            format!("{path}.{name}")
-        };
-        if (s.subtests.is_empty() || s.own_failure || s.own_crash)
-            && !s.status.is_ok()
-            && s.status != Status::NoTests
-        {
-            out.push(full.clone());
-        }
-        if !s.subtests.is_empty() {
-            failures(s, &full, out, max);
-        }
+        f
+    }
+
+    /// A top-level test (a subtest of a run), in input order.
+    pub fn add(&mut self, t: &Test) {
+        collect(t, "", &mut self.names, SHOWN + 1);
+    }
+}
+
+/// Add the dotted name of `s` (below `path`) if it failed, then those of its
+/// subtests, while fewer than `max` are known.
+fn collect(s: &Test, path: &str, out: &mut Vec<String>, max: usize) {
+    if out.len() >= max {
+        return;
+    }
+    let name = if s.missing {
+        format!("test {} (missing)", s.number)
+    } else {
+        s.name.clone()
+    };
+    let full = if path.is_empty() {
+        name
+    } else {
+        format!("{path}.{name}")
+    };
+    if (s.subtests.is_empty() || s.own_failure || s.own_crash)
+        && !s.status.is_ok()
+        && s.status != Status::NoTests
+    {
+        out.push(full.clone());
+    }
+    for c in &s.subtests {
+        collect(c, &full, out, max);
     }
 }
 
 /// Write `Testing complete. Ran N tests: passed: X, ...` plus the names of
 /// up to ten failed or crashed tests.
-pub fn write_summary<W: Write + ?Sized>(w: &mut W, report: &Report) -> io::Result<()> {
+pub fn write_summary<W: Write + ?Sized>(
+    w: &mut W,
+    report: &Report,
+    failures: &Failures,
+) -> io::Result<()> {
     for (name, parsed) in &report.inputs {
         if parsed
             .runs
@@ -53,15 +90,12 @@ pub fn write_summary<W: Write + ?Sized>(w: &mut W, report: &Report) -> io::Resul
     }
     let counts = report.counts();
     writeln!(w, "Testing complete. {counts}")?;
-    let mut names = Vec::new();
-    for run in report.runs() {
-        failures(run, "", &mut names, 11);
-    }
+    let names = &failures.names;
     if !names.is_empty() {
-        let more = if names.len() > 10 { ", ..." } else { "" };
-        names.truncate(10);
+        let more = if names.len() > SHOWN { ", ..." } else { "" };
+        let shown = &names[..names.len().min(SHOWN)];
         // Names come from the log: escape control characters (ESC...).
-        writeln!(w, "Failures: {}{more}", xml::text(&names.join(", ")))?;
+        writeln!(w, "Failures: {}{more}", xml::text(&shown.join(", ")))?;
     }
     Ok(())
 }

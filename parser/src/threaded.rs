@@ -2,9 +2,11 @@
 //! Parsing with several threads: lexing workers and a tree-building thread.
 //!
 //! The input is cut into chunks of complete lines.  Each chunk is read,
-//! checked as UTF-8 and lexed by one of two worker threads (they take turns
-//! reading, then lex their chunks at the same time), while the calling
-//! thread builds the tree from the chunks in input order.
+//! checked as UTF-8 and lexed by a worker thread, while the calling thread
+//! builds the tree from the chunks in input order (and, when streaming,
+//! writes each finished top-level test).  With more than two CPUs there are
+//! several workers: they take turns reading, then lex their chunks at the
+//! same time.
 //!
 //! Lexing is not quite state-free: the [`Lexer`] remembers the prefix of the
 //! run in progress.  Its state changes only at lines that contain an end
@@ -23,18 +25,30 @@ use std::io::{self, Read};
 use std::sync::{Condvar, Mutex, PoisonError, mpsc};
 
 use crate::lexer::{self, Lexer, LexerState, Token, prelex_marked};
-use crate::tree::{Options, Parsed};
+use crate::tree::{Options, Parsed, Test};
 use crate::{LineSink, MAX_LINE_BYTES, lines_to_string};
 
 /// Bytes read per chunk.
 pub(crate) const CHUNK: usize = 1 << 19;
 
-/// Lexing threads.
-const WORKERS: usize = 2;
+/// Most lexing threads.
+const MAX_WORKERS: usize = 4;
 
-/// Chunk buffers in use at most (being read and lexed, waiting, being
-/// parsed); they are reused, so no fresh memory is touched after start.
-const CHUNKS: usize = 2 * WORKERS + 2;
+/// Lexing threads to use: one CPU is left for building the tree.  On two
+/// CPUs one worker is faster than two: three busy threads on two CPUs
+/// spend more on switching and on the shared caches than they gain.
+fn workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .clamp(1, MAX_WORKERS)
+}
+
+/// Chunk buffers in use at most with `workers` workers (being read and
+/// lexed, waiting, being parsed); they are reused, so no fresh memory is
+/// touched after the start.
+fn chunks(workers: usize) -> usize {
+    2 * workers + 2
+}
 
 /// Complete lines of the input, lexed ahead by a worker.
 #[derive(Debug, Default)]
@@ -152,17 +166,39 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Parse a whole input stream with two lexing worker threads and this
-/// thread building the tree (see the module documentation).  The result is
-/// exactly that of [`crate::parse_reader`].  `Err` only if no worker could
-/// be started.
+/// Parse a whole input stream with lexing worker threads and this thread
+/// building the tree (see the module documentation).  The result is exactly
+/// that of [`crate::parse_reader`].  `Err` only if no worker could be
+/// started.
 pub fn parse_threaded<R: Read + Send + 'static>(
     r: R,
     opts: &Options,
 ) -> io::Result<(Parsed, Option<io::Error>)> {
-    let (tx, rx) = mpsc::sync_channel::<Msg>(CHUNKS);
-    let (free_tx, free_rx) = mpsc::sync_channel::<Chunk>(CHUNKS);
-    for _ in 0..CHUNKS {
+    parse_threaded_with(r, opts, &mut |_, _| {})
+}
+
+/// [`parse_threaded`], handing each finished top-level test to `on_test`
+/// (in this thread) as soon as it is complete when [`Options::stream`] is
+/// set, with the index of its run in this input.
+pub fn parse_threaded_with<R: Read + Send + 'static>(
+    r: R,
+    opts: &Options,
+    on_test: &mut dyn FnMut(usize, Test),
+) -> io::Result<(Parsed, Option<io::Error>)> {
+    parse_with_workers(r, opts, on_test, workers())
+}
+
+/// [`parse_threaded_with`] with `workers` lexing threads.
+pub(crate) fn parse_with_workers<R: Read + Send + 'static>(
+    r: R,
+    opts: &Options,
+    on_test: &mut dyn FnMut(usize, Test),
+    workers: usize,
+) -> io::Result<(Parsed, Option<io::Error>)> {
+    let chunks = chunks(workers);
+    let (tx, rx) = mpsc::sync_channel::<Msg>(chunks);
+    let (free_tx, free_rx) = mpsc::sync_channel::<Chunk>(chunks);
+    for _ in 0..chunks {
         // Cannot fail: the channel has room for all of them.
         let _ = free_tx.try_send(Chunk::default());
     }
@@ -179,7 +215,7 @@ pub fn parse_threaded<R: Read + Send + 'static>(
         advanced: Condvar::new(),
     });
     let mut started = 0;
-    for _ in 0..WORKERS {
+    for _ in 0..workers.max(1) {
         let (shared, tx) = (shared.clone(), tx.clone());
         let spawned = std::thread::Builder::new()
             .name("ktap2junit-lex".to_owned())
@@ -215,8 +251,9 @@ pub fn parse_threaded<R: Read + Send + 'static>(
         match msg {
             Msg::Chunk(chunk) => {
                 build(&mut sink, &chunk);
+                sink.hand_over(on_test);
                 // Hand the buffers back (never blocks: there are at most
-                // CHUNKS of them).
+                // `chunks` of them).
                 let _ = free_tx.try_send(chunk);
                 next += 1;
             }
@@ -226,7 +263,7 @@ pub fn parse_threaded<R: Read + Send + 'static>(
             }
         }
     }
-    Ok(sink.finish(error))
+    Ok(sink.finish(error, on_test))
 }
 
 /// Feed the lines of `chunk` to the tree builder, using the worker's tokens
@@ -251,6 +288,10 @@ fn build(sink: &mut LineSink, chunk: &Chunk) {
             }
             sink.builder.feed(&token.lexed(raw), sink.line_no);
         } else {
+            #[cfg(test)]
+            if !in_step {
+                tests::OUT_OF_STEP.with(|n| n.set(n.get() + 1));
+            }
             let lexed = sink.lexer.lex(raw, idle);
             sink.builder.feed(&lexed, sink.line_no);
             in_step = sink.lexer.is_in(&ahead);
@@ -448,5 +489,144 @@ fn replay_markers(lexer: &mut Lexer, text: &str, markers: &Markers) {
         any_before(&markers.version_at, &mut v, end);
         let raw = &text[start..end];
         lexer.lex_ahead(raw, prelex_marked(raw, end_marker));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_reader;
+
+    thread_local! {
+        /// Lines the tree-building thread had to lex itself because the
+        /// worker's lexer state differed from its own.
+        pub(super) static OUT_OF_STEP: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
+    /// A log of several MB with runs that start and end at random places
+    /// (so near chunk boundaries too), prefixes that change between runs,
+    /// version lines inside runs and between them, end markers and noise.
+    /// With `ended`, every run ends with an end marker.
+    fn tricky_log(seed: u64, ended: bool) -> Vec<u8> {
+        let mut x = seed;
+        let mut rnd = |n: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % n
+        };
+        let prefixes = ["[  1.000000] ", "<6>[    2.5] ", "kunit: ", "", "[  T1] "];
+        let mut out = Vec::new();
+        let mut t = 0;
+        while out.len() < 8 * CHUNK + 12345 {
+            let p = prefixes[rnd(prefixes.len() as u64) as usize];
+            let suites = 1 + rnd(30);
+            out.extend_from_slice(format!("boot noise {t} TAP version x\n").as_bytes());
+            out.extend_from_slice(format!("{p}KTAP version 1\n{p}1..{suites}\n").as_bytes());
+            for s in 1..=suites {
+                t += 1;
+                let cases = rnd(40);
+                out.extend_from_slice(
+                    format!("{p}    KTAP version 1\n{p}    # Subtest: s{t}\n{p}    1..{cases}\n")
+                        .as_bytes(),
+                );
+                for c in 1..=cases {
+                    match rnd(20) {
+                        0 => out.extend_from_slice(format!("{p}    # diag of c{c}\n").as_bytes()),
+                        1 => out.extend_from_slice(b"[  9.9] TAP version 13\n"),
+                        2 => {
+                            out.extend_from_slice(format!("{p}noise {c} ").as_bytes());
+                            out.extend_from_slice(b"\xff\xfe invalid\n");
+                        }
+                        _ => {}
+                    }
+                    let ok = if rnd(10) == 0 { "not ok" } else { "ok" };
+                    out.extend_from_slice(format!("{p}    {ok} {c} c{c}\n").as_bytes());
+                }
+                if rnd(50) == 0 {
+                    // The run ends inside a suite.
+                    out.extend_from_slice(b"[ 3.0] Kernel panic - not syncing: VFS: no root\n");
+                    break;
+                }
+                out.extend_from_slice(format!("{p}ok {s} s{t}\n").as_bytes());
+            }
+            if ended || rnd(3) == 0 {
+                out.extend_from_slice(b"[ 4.0] reboot: System halted\n");
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn workers_give_the_result_of_the_single_threaded_parser() {
+        for seed in 1..=6 {
+            let ended = seed % 2 == 0;
+            let log = tricky_log(seed, ended);
+            let (want, err) = parse_reader(&log[..], &Options::default());
+            assert!(err.is_none());
+            assert!(want.runs.len() > 3, "seed {seed}: {} runs", want.runs.len());
+            let mut one_worker = 0;
+            for workers in 1..=3 {
+                OUT_OF_STEP.with(|n| n.set(0));
+                let input = io::Cursor::new(log.clone());
+                let (got, err) =
+                    parse_with_workers(input, &Options::default(), &mut |_, _| {}, workers)
+                        .expect("threads");
+                assert!(err.is_none());
+                assert_eq!(got.runs, want.runs, "seed {seed}, {workers} workers");
+                assert_eq!(
+                    got.warnings, want.warnings,
+                    "seed {seed}, {workers} workers"
+                );
+                // Workers start each chunk from the right state: a wrong one
+                // would only cost time (the lines are lexed again), so count
+                // those lines.  The tree builder's lexer leaves the workers'
+                // only when it restarts between runs for a version line with
+                // a new prefix (not after an end marker): that costs the
+                // same with any number of workers.
+                let out_of_step = OUT_OF_STEP.with(std::cell::Cell::get);
+                if workers == 1 {
+                    one_worker = out_of_step;
+                }
+                assert_eq!(out_of_step, one_worker, "seed {seed}, {workers} workers");
+                if ended {
+                    assert_eq!(out_of_step, 0, "seed {seed}, {workers} workers");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn streamed_tests_are_the_subtests_of_their_runs() {
+        let log = tricky_log(7, false);
+        let (whole, _) = parse_reader(&log[..], &Options::default());
+        let opts = Options {
+            stream: true,
+            ..Options::default()
+        };
+        for workers in [1, 2] {
+            let mut streamed: Vec<Vec<Test>> = Vec::new();
+            let input = io::Cursor::new(log.clone());
+            let (shallow, err) = parse_with_workers(
+                input,
+                &opts,
+                &mut |run, t| {
+                    streamed.resize_with(streamed.len().max(run + 1), Vec::new);
+                    streamed[run].push(t);
+                },
+                workers,
+            )
+            .expect("threads");
+            assert!(err.is_none());
+            assert_eq!(shallow.runs.len(), whole.runs.len());
+            assert_eq!(shallow.warnings, whole.warnings);
+            streamed.resize_with(whole.runs.len(), Vec::new);
+            for ((run, tests), full) in shallow.runs.iter().zip(streamed).zip(&whole.runs) {
+                assert!(run.subtests.is_empty());
+                let mut rebuilt = run.clone();
+                rebuilt.subtests = tests;
+                assert_eq!(&rebuilt, full);
+            }
+        }
     }
 }

@@ -254,6 +254,12 @@ pub struct Options {
     pub max_missing: u64,
     /// Maximum warnings stored (the rest are only counted).
     pub max_warnings: usize,
+    /// Hand every finished top-level test (a suite, or a test case reported
+    /// at the top level) to the caller through
+    /// [`TreeBuilder::take_finished`] instead of keeping it in its run, so
+    /// that a writer can write it and free it while parsing goes on.  The
+    /// runs then carry their status and counts, but no subtests.
+    pub stream: bool,
 }
 
 impl Default for Options {
@@ -263,6 +269,7 @@ impl Default for Options {
             max_log_bytes: 64 * 1024,
             max_missing: 10_000,
             max_warnings: 1000,
+            stream: false,
         }
     }
 }
@@ -366,6 +373,9 @@ struct Frame {
     end_ts: Option<u64>,
     header_seen: bool,
     eof_without_result: bool,
+    /// Subtests handed to the caller instead of kept (see
+    /// [`Options::stream`]).
+    streamed: u64,
 }
 
 impl Frame {
@@ -388,6 +398,7 @@ impl Frame {
             end_ts: None,
             header_seen: false,
             eof_without_result: false,
+            streamed: 0,
         }
     }
 
@@ -426,6 +437,9 @@ pub struct TreeBuilder {
     /// Cleared log buffers of finished tests whose log was not kept, reused
     /// for the next tests (saves an allocation and its regrowth per test).
     spare: Vec<String>,
+    /// Finished top-level tests not taken yet, with the index of their run
+    /// (see [`Options::stream`]).
+    finished: Vec<(usize, Test)>,
 }
 
 /// Most subtests room is made for in advance when a plan is seen.
@@ -455,7 +469,22 @@ impl TreeBuilder {
             last_ts: None,
             started_any: false,
             spare: Vec::new(),
+            finished: Vec::new(),
         }
+    }
+
+    /// The finished top-level tests since the last call, in input order,
+    /// each with the index of its run (0 for the first run this builder
+    /// saw); empty unless [`Options::stream`] is set.
+    pub fn take_finished(&mut self) -> std::vec::Drain<'_, (usize, Test)> {
+        self.finished.drain(..)
+    }
+
+    /// End the run in progress as if the input ended here, so that its
+    /// last tests can be taken with [`TreeBuilder::take_finished`] before
+    /// [`TreeBuilder::finish`].
+    pub fn end_input(&mut self) {
+        self.end_run();
     }
 
     /// No run in progress (between runs or before the first one).
@@ -696,8 +725,10 @@ impl TreeBuilder {
                     // vector by doubling would copy them and leave up to
                     // half of it unused.  A bogus plan reserves at most
                     // PLAN_RESERVE_MAX.
-                    let want = usize::try_from(*n).unwrap_or(usize::MAX);
-                    f.test.subtests.reserve_exact(want.min(PLAN_RESERVE_MAX));
+                    if !(self.opts.stream && idx == 0) {
+                        let want = usize::try_from(*n).unwrap_or(usize::MAX);
+                        f.test.subtests.reserve_exact(want.min(PLAN_RESERVE_MAX));
+                    }
                     if l.timestamp.is_some() {
                         f.mark_ts = l.timestamp;
                     }
@@ -754,7 +785,12 @@ impl TreeBuilder {
                     d.log_dropped = log.dropped;
                 }
                 f.test.counts.add_status(Status::Crashed);
-                f.test.subtests.push(t);
+                if self.opts.stream && idx == 0 {
+                    f.streamed += 1;
+                    self.finished.push((self.runs.len(), t));
+                } else {
+                    f.test.subtests.push(t);
+                }
                 f.test_num = f.test_num.saturating_add(1);
                 f.missing_made += 1;
                 let num = f.test_num - 1;
@@ -849,6 +885,7 @@ impl TreeBuilder {
         let t = &mut f.test;
         if f.parent_test
             && t.subtests.is_empty()
+            && f.streamed == 0
             && matches!(t.status, Status::Crashed | Status::Success)
         {
             t.status = Status::NoTests;
@@ -916,13 +953,19 @@ impl TreeBuilder {
             self.spare.push(text);
         }
 
+        let top_level = self.stack.len() == 1;
         match self.stack.last_mut() {
             Some(parent) => {
                 parent.test.counts.add(&f.test.counts);
                 if end.is_some() {
                     parent.mark_ts = end;
                 }
-                parent.test.subtests.push(f.test);
+                if self.opts.stream && top_level {
+                    parent.streamed += 1;
+                    self.finished.push((self.runs.len(), f.test));
+                } else {
+                    parent.test.subtests.push(f.test);
+                }
                 parent.test_num = parent.test_num.saturating_add(1);
             }
             None => {
