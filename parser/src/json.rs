@@ -56,6 +56,36 @@ pub fn status_str(s: Status) -> &'static str {
     }
 }
 
+/// Whether `b` is printable ASCII without `"` and `\\` (a JSON string that
+/// needs no escaping).  Eight bytes at a time: names are short, but so is
+/// the budget per test.
+#[inline]
+fn is_plain(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // High bit set in a byte of the result where that byte of `x` is zero.
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        // Below 0x20: (x - 0x20 in each byte) borrows into the high bit for
+        // bytes < 0x20 (when no byte is >= 0x80, checked by `x & HIGH`).
+        let low = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
+        let bad = (x & HIGH)
+            | low
+            | zero(x ^ (u64::from(b'"') * ONES))
+            | zero(x ^ (u64::from(b'\\') * ONES))
+            | zero(x ^ (0x7f * ONES));
+        if bad != 0 {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&c| (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\')
+}
+
 /// Output buffer: the document is built in a `Vec<u8>` that is handed to
 /// the real writer in large pieces (no per-token dynamic `Write` calls).
 struct Out<'w, W: Write + ?Sized> {
@@ -75,6 +105,8 @@ impl<W: Write + ?Sized> Out<'_, W> {
         Ok(())
     }
 
+    /// A newline and the indentation of `level`.
+    #[inline]
     fn indent(&mut self, level: usize) -> io::Result<()> {
         const SPACES: &[u8] = &[b' '; 64];
         self.w.push(b'\n');
@@ -87,24 +119,23 @@ impl<W: Write + ?Sized> Out<'_, W> {
         Ok(())
     }
 
+    /// `"key": ` on a new line at `level` (`key` needs no escaping).
+    #[inline]
     fn key(&mut self, level: usize, key: &str, first: bool) -> io::Result<()> {
         if !first {
             self.w.push(b',');
         }
         self.indent(level)?;
-        self.str(key)?;
-        self.w.extend_from_slice(b": ");
+        self.w.push(b'"');
+        self.w.extend_from_slice(key.as_bytes());
+        self.w.extend_from_slice(b"\": ");
         Ok(())
     }
 
     /// A JSON string; printable ASCII without `"` and `\\` is copied as is.
     #[inline]
     fn str(&mut self, s: &str) -> io::Result<()> {
-        let plain = s
-            .as_bytes()
-            .iter()
-            .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
-        if plain {
+        if is_plain(s.as_bytes()) {
             self.w.reserve(s.len() + 2);
             self.w.push(b'"');
             self.w.extend_from_slice(s.as_bytes());
@@ -113,6 +144,22 @@ impl<W: Write + ?Sized> Out<'_, W> {
         } else {
             write_str(&mut self.w, s)
         }
+    }
+
+    /// An unsigned number.
+    #[inline]
+    fn number(&mut self, mut v: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        self.w.extend_from_slice(&digits[i..]);
     }
 
     /// One group: `{"name", "sub_groups", "test_cases", "misc", common...}`.
@@ -169,22 +216,21 @@ impl<W: Write + ?Sized> Out<'_, W> {
             self.w.extend_from_slice(b"[]");
         } else {
             self.w.extend_from_slice(b"[");
-            // Every test case is `{"name": ..., "status": ...}` at the same
-            // indentation: render the fixed parts once.
-            let open = format!("\n{0}{{\n{0}    \"name\": ", " ".repeat(4 * (level + 2)));
-            let status = format!(",\n{}\"status\": ", " ".repeat(4 * (level + 3)));
-            let close = format!("\n{}}}", " ".repeat(4 * (level + 2)));
             for (i, (name, st)) in cases.enumerate() {
                 if i > 0 {
                     self.w.push(b',');
                 }
-                self.w.extend_from_slice(open.as_bytes());
+                // {"name": ..., "status": ...}
+                self.indent(level + 2)?;
+                self.w.push(b'{');
+                self.key(level + 3, "name", true)?;
                 self.str(name)?;
-                self.w.extend_from_slice(status.as_bytes());
+                self.key(level + 3, "status", false)?;
                 self.w.push(b'"');
                 self.w.extend_from_slice(status_str(st).as_bytes());
                 self.w.push(b'"');
-                self.w.extend_from_slice(close.as_bytes());
+                self.indent(level + 2)?;
+                self.w.push(b'}');
                 self.flush_if_full()?;
             }
             self.indent(level + 1)?;
@@ -201,9 +247,9 @@ impl<W: Write + ?Sized> Out<'_, W> {
             ("skipped", u64::from(counts.skipped)),
             ("errors", u64::from(counts.errors)),
         ];
-        for (i, (k, v)) in misc.iter().enumerate() {
+        for (i, (k, v)) in misc.into_iter().enumerate() {
             self.key(level + 2, k, i == 0)?;
-            write!(&mut self.w, "{v}")?;
+            self.number(v);
         }
         self.indent(level + 1)?;
         self.w.extend_from_slice(b"}");
@@ -298,6 +344,24 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_strings_are_recognised_at_every_position() {
+        let base = "abcdefghijklmnopqrstuvwxyz0123456789 ~!";
+        assert!(is_plain(base.as_bytes()));
+        assert!(is_plain(b""));
+        for bad in [0u8, 0x1f, b'"', b'\\', 0x7f, 0x80, 0xff] {
+            for pos in 0..base.len() {
+                let mut v = base.as_bytes().to_vec();
+                v[pos] = bad;
+                assert!(!is_plain(&v), "byte {bad:#x} at {pos}");
+            }
+        }
+        for ok in [0x20u8, b'!', b'#', b'[', b']', 0x7e] {
+            let v = vec![ok; 17];
+            assert!(is_plain(&v), "byte {ok:#x}");
+        }
+    }
 
     #[test]
     fn strings_are_escaped_like_python() {

@@ -327,6 +327,14 @@ impl LogBuf {
 
 /// `# speed: slow` -> ("speed", "slow"); `# case.speed: slow` -> ("case.speed", "slow").
 fn parse_attribute(line: &str) -> Option<(String, String)> {
+    // Most log lines are not diagnostics: decide on the first byte that is
+    // not ASCII whitespace (a non-ASCII one may be Unicode whitespace).
+    let first = line
+        .bytes()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'));
+    if first.is_some_and(|b| b != b'#' && b.is_ascii()) {
+        return None;
+    }
     let rest = line.trim_start().strip_prefix("# ")?;
     let (key, value) = rest.split_once(": ")?;
     let attr = key.rsplit('.').next()?;
