@@ -41,7 +41,9 @@ pub fn is_py_space(c: char) -> bool {
 /// [`is_py_space`] for an ASCII byte.
 #[inline]
 fn is_ascii_py_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f)
+    // Bit n is set for the byte n: ' ', '\t'..='\r' and 0x1c..=0x1f.
+    const SPACES: u64 = 1 << b' ' | 0b1_1111 << b'\t' | 0b1111 << 0x1c;
+    b <= b' ' && (SPACES >> b) & 1 == 1
 }
 
 /// `str.rstrip()` with Python's notion of whitespace.
@@ -304,6 +306,9 @@ fn fast_printk_time(b: &[u8]) -> Option<(usize, Option<u64>)> {
     if b.first() != Some(&b'[') {
         return None;
     }
+    if let Some(r) = printk_time_fixed(b) {
+        return Some(r);
+    }
     let mut i = 1;
     while b.get(i) == Some(&b' ') {
         i += 1;
@@ -340,6 +345,38 @@ fn fast_printk_time(b: &[u8]) -> Option<(usize, Option<u64>)> {
         i,
         Some(secs.saturating_mul(1_000_000).saturating_add(micros)),
     ))
+}
+
+/// [`fast_printk_time`] for the layout printk itself uses,
+/// `[%5lu.%06lu]`: seconds right-aligned in five columns, six fractional
+/// digits.  `None` means "some other layout".
+#[inline]
+fn printk_time_fixed(b: &[u8]) -> Option<(usize, Option<u64>)> {
+    let stamp: &[u8; 14] = b.get(..14)?.try_into().ok()?;
+    if stamp[0] != b'[' || stamp[6] != b'.' || stamp[13] != b']' {
+        return None;
+    }
+    let mut secs: u64 = 0;
+    let mut digits = 0;
+    for &c in &stamp[1..6] {
+        if c.is_ascii_digit() {
+            secs = secs * 10 + u64::from(c - b'0');
+            digits += 1;
+        } else if c != b' ' || digits > 0 {
+            return None;
+        }
+    }
+    let mut micros: u64 = 0;
+    for &c in &stamp[7..13] {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        micros = micros * 10 + u64::from(c - b'0');
+    }
+    if digits == 0 || matches!(b.get(14), Some(b'[' | b'<')) {
+        return None;
+    }
+    Some((14, Some(secs * 1_000_000 + micros)))
 }
 
 /// Length in bytes of the kernel tokens at the start of `s` and their timestamp.
@@ -894,9 +931,11 @@ impl Lexer {
             return Self::lexed(Line::End, raw, timestamp);
         }
 
-        let text = if let Some(rest) = raw.strip_prefix(prefix.text.as_str()) {
-            rest
-        } else if let (Some(ws), Some((n, _))) = (prefix.structural_ws, tokens) {
+        // A structural prefix is cut by its structure first: for a line that
+        // starts with the exact prefix text that gives the same cut (the
+        // line's tokens are the prefix's, followed by its whitespace), and
+        // it spares comparing the prefix with every line.
+        let text = if let (Some(ws), Some((n, _))) = (prefix.structural_ws, tokens) {
             let rest = &raw[n..];
             // Up to `ws` whitespace characters (ASCII fast path).
             let rb = rest.as_bytes();
@@ -913,6 +952,8 @@ impl Lexer {
                     .sum::<usize>();
             }
             &rest[cut..]
+        } else if let Some(rest) = raw.strip_prefix(prefix.text.as_str()) {
+            rest
         } else {
             let cut = raw
                 .char_indices()
@@ -1049,6 +1090,16 @@ mod tests {
         "\u{a0}ok 1 nbsp",
         "\u{2028}not ok 1 sep",
         "[    1.234567] ok 1 x",
+        "[12345.123456] x",
+        "[    0.000000]",
+        "[ 1 2.345678] space after a digit",
+        "[     .234567] no seconds",
+        "[    a.234567] letter",
+        "[    1.23456a] letter",
+        "[    1.234567][    T1] x",
+        "[    1.234567]<6>x",
+        "[    1.234567]x",
+        "[123456.123456] wider",
         "[1.5] x",
         "[ 12.1234567] x",
         "[   1.000000][    T1] x",
@@ -1090,6 +1141,13 @@ mod tests {
             leading_ws(line),
             line.chars().take_while(|&c| is_py_space(c)).count()
         );
+    }
+
+    #[test]
+    fn ascii_space_is_python_space() {
+        for b in 0..=0x7fu8 {
+            assert_eq!(is_ascii_py_space(b), is_py_space(char::from(b)), "{b:#x}");
+        }
     }
 
     #[test]
