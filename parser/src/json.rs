@@ -91,6 +91,17 @@ fn is_plain(b: &[u8]) -> bool {
 struct Out<'w, W: Write + ?Sized> {
     sink: &'w mut W,
     w: Vec<u8>,
+    /// The fixed parts of a test case at each level (see [`CaseParts`]).
+    cases: Vec<Option<CaseParts>>,
+}
+
+/// The text around the name and the status of a test case at one level:
+/// `{"name": ` before the name, `, "status": "` after it, `"}` after the
+/// status (with newlines and indentation), rendered once per level.
+struct CaseParts {
+    open: Vec<u8>,
+    status: Vec<u8>,
+    close: Vec<u8>,
 }
 
 /// Flush the buffer to the sink when it grows beyond this.
@@ -144,6 +155,35 @@ impl<W: Write + ?Sized> Out<'_, W> {
         } else {
             write_str(&mut self.w, s)
         }
+    }
+
+    /// The [`CaseParts`] of a test case in a group at `level` (taken out of
+    /// the cache: put them back when done).
+    fn case_parts(&mut self, level: usize) -> io::Result<CaseParts> {
+        if self.cases.len() <= level {
+            self.cases.resize_with(level + 1, || None);
+        }
+        if let Some(parts) = self.cases[level].take() {
+            return Ok(parts);
+        }
+        // Rendered by the general code, so that they cannot differ from it.
+        let saved = std::mem::take(&mut self.w);
+        self.indent(level + 2)?;
+        self.w.push(b'{');
+        self.key(level + 3, "name", true)?;
+        let open = std::mem::take(&mut self.w);
+        self.key(level + 3, "status", false)?;
+        self.w.push(b'"');
+        let status = std::mem::take(&mut self.w);
+        self.w.push(b'"');
+        self.indent(level + 2)?;
+        self.w.push(b'}');
+        let close = std::mem::replace(&mut self.w, saved);
+        Ok(CaseParts {
+            open,
+            status,
+            close,
+        })
     }
 
     /// An unsigned number.
@@ -216,23 +256,19 @@ impl<W: Write + ?Sized> Out<'_, W> {
             self.w.extend_from_slice(b"[]");
         } else {
             self.w.extend_from_slice(b"[");
+            let parts = self.case_parts(level)?;
             for (i, (name, st)) in cases.enumerate() {
                 if i > 0 {
                     self.w.push(b',');
                 }
-                // {"name": ..., "status": ...}
-                self.indent(level + 2)?;
-                self.w.push(b'{');
-                self.key(level + 3, "name", true)?;
+                self.w.extend_from_slice(&parts.open);
                 self.str(name)?;
-                self.key(level + 3, "status", false)?;
-                self.w.push(b'"');
+                self.w.extend_from_slice(&parts.status);
                 self.w.extend_from_slice(status_str(st).as_bytes());
-                self.w.push(b'"');
-                self.indent(level + 2)?;
-                self.w.push(b'}');
+                self.w.extend_from_slice(&parts.close);
                 self.flush_if_full()?;
             }
+            self.cases[level] = Some(parts);
             self.indent(level + 1)?;
             self.w.extend_from_slice(b"]");
         }
@@ -292,6 +328,7 @@ impl<'w, W: Write + ?Sized> JsonStream<'w, W> {
     /// Start the document on `w`.
     pub fn new(w: &'w mut W) -> io::Result<Self> {
         let mut out = Out {
+            cases: Vec::new(),
             sink: w,
             w: Vec::with_capacity(FLUSH_AT * 2),
         };

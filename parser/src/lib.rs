@@ -96,17 +96,15 @@ impl LineSink {
     /// Hand the finished top-level tests to `on_test` (see
     /// [`Options::stream`]).
     #[inline]
-    pub(crate) fn hand_over(&mut self, on_test: &mut dyn FnMut(usize, Test)) {
-        for (run, test) in self.builder.take_finished() {
-            on_test(run, test);
-        }
+    pub(crate) fn hand_over(&mut self, on_test: &mut dyn FnMut(usize, &Test)) {
+        self.builder.hand_over(on_test);
     }
 
     /// End of input: the parsed runs, with a warning about truncated lines.
     pub(crate) fn finish(
         mut self,
         error: Option<io::Error>,
-        on_test: &mut dyn FnMut(usize, Test),
+        on_test: &mut dyn FnMut(usize, &Test),
     ) -> (Parsed, Option<io::Error>) {
         self.builder.end_input();
         self.hand_over(on_test);
@@ -180,7 +178,7 @@ pub fn parse_reader<R: BufRead>(r: R, opts: &Options) -> (Parsed, Option<io::Err
 pub fn parse_reader_with<R: BufRead>(
     mut r: R,
     opts: &Options,
-    on_test: &mut dyn FnMut(usize, Test),
+    on_test: &mut dyn FnMut(usize, &Test),
 ) -> (Parsed, Option<io::Error>) {
     let mut sink = LineSink::new(opts);
     // The start of a line that continues in the next buffer (at most

@@ -107,10 +107,10 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
     let mut failures = summary::Failures::new();
     // The first error writing a streamed test (the rest are not written).
     let mut stream_error: Option<io::Error> = None;
-    let mut on_test = |_run: usize, t: tree::Test| {
-        failures.add(&t);
+    let mut on_test = |_run: usize, t: &tree::Test| {
+        failures.add(t);
         if let (Some(json), None) = (json.as_mut(), &stream_error)
-            && let Err(e) = json.test(&t)
+            && let Err(e) = json.test(t)
         {
             stream_error = Some(e);
         }

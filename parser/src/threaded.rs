@@ -57,9 +57,8 @@ struct Chunk {
     seq: u64,
     /// The lines, each followed by `\n` (invalid UTF-8 already replaced).
     text: String,
-    /// Each line of `text`: its start and end, its token lexed ahead, and
-    /// whether it contains [`lexer::VERSION_MARKER`].
-    lines: Vec<(u32, u32, Token, bool)>,
+    /// Each line of `text`: its start and end, and its token lexed ahead.
+    lines: Vec<(u32, u32, Token)>,
     /// The lexer state the worker started this chunk from.
     start: LexerState,
     /// (line index, state after it) for every line after which the
@@ -103,6 +102,8 @@ struct Input<R> {
 
 /// State shared by the workers.
 struct Shared<R> {
+    /// Number of workers.
+    workers: usize,
     input: Mutex<Input<R>>,
     /// Empty chunk buffers, handed back by the tree-building thread.
     free: Mutex<mpsc::Receiver<Chunk>>,
@@ -116,9 +117,9 @@ struct Shared<R> {
 /// `Shared::known` after a worker panicked: the others stop waiting.
 const FAILED: u64 = u64::MAX;
 
-/// Positions of the end markers and of [`lexer::VERSION_MARKER`] in a
-/// chunk, searched for in the whole chunk at once (a search per line costs
-/// a setup per line).
+/// Positions of the end markers (and, for several workers, of
+/// [`lexer::VERSION_MARKER`]) in a chunk, searched for in the whole chunk at
+/// once (a search per line costs a setup per line).
 struct Markers {
     end: [memchr::memmem::Finder<'static>; 3],
     version: memchr::memmem::Finder<'static>,
@@ -136,13 +137,17 @@ impl Markers {
         }
     }
 
-    /// Find the markers in `text`.
-    fn find(&mut self, text: &[u8]) {
+    /// Find the end markers in `text`.
+    fn find_end(&mut self, text: &[u8]) {
         self.end_at.clear();
         for f in &self.end {
             self.end_at.extend(f.find_iter(text));
         }
         self.end_at.sort_unstable();
+    }
+
+    /// Find the version markers in `text`.
+    fn find_version(&mut self, text: &[u8]) {
         self.version_at.clear();
         self.version_at.extend(self.version.find_iter(text));
     }
@@ -183,7 +188,7 @@ pub fn parse_threaded<R: Read + Send + 'static>(
 pub fn parse_threaded_with<R: Read + Send + 'static>(
     r: R,
     opts: &Options,
-    on_test: &mut dyn FnMut(usize, Test),
+    on_test: &mut dyn FnMut(usize, &Test),
 ) -> io::Result<(Parsed, Option<io::Error>)> {
     parse_with_workers(r, opts, on_test, workers())
 }
@@ -192,7 +197,7 @@ pub fn parse_threaded_with<R: Read + Send + 'static>(
 pub(crate) fn parse_with_workers<R: Read + Send + 'static>(
     r: R,
     opts: &Options,
-    on_test: &mut dyn FnMut(usize, Test),
+    on_test: &mut dyn FnMut(usize, &Test),
     workers: usize,
 ) -> io::Result<(Parsed, Option<io::Error>)> {
     let chunks = chunks(workers);
@@ -202,7 +207,9 @@ pub(crate) fn parse_with_workers<R: Read + Send + 'static>(
         // Cannot fail: the channel has room for all of them.
         let _ = free_tx.try_send(Chunk::default());
     }
+    let workers = workers.max(1);
     let shared = std::sync::Arc::new(Shared {
+        workers,
         input: Mutex::new(Input {
             r,
             carry: Vec::new(),
@@ -215,7 +222,7 @@ pub(crate) fn parse_with_workers<R: Read + Send + 'static>(
         advanced: Condvar::new(),
     });
     let mut started = 0;
-    for _ in 0..workers.max(1) {
+    for _ in 0..workers {
         let (shared, tx) = (shared.clone(), tx.clone());
         let spawned = std::thread::Builder::new()
             .name("ktap2junit-lex".to_owned())
@@ -230,6 +237,7 @@ pub(crate) fn parse_with_workers<R: Read + Send + 'static>(
     drop(shared);
 
     let mut sink = LineSink::new(opts);
+    let version = memchr::memmem::Finder::new(lexer::VERSION_MARKER);
     // Chunks that arrived before their turn.
     let mut early: BTreeMap<u64, Msg> = BTreeMap::new();
     let mut next = 0;
@@ -250,7 +258,7 @@ pub(crate) fn parse_with_workers<R: Read + Send + 'static>(
         };
         match msg {
             Msg::Chunk(chunk) => {
-                build(&mut sink, &chunk);
+                build(&mut sink, &chunk, &version);
                 sink.hand_over(on_test);
                 // Hand the buffers back (never blocks: there are at most
                 // `chunks` of them).
@@ -267,15 +275,23 @@ pub(crate) fn parse_with_workers<R: Read + Send + 'static>(
 }
 
 /// Feed the lines of `chunk` to the tree builder, using the worker's tokens
-/// where its lexer state is known to equal ours.
-fn build(sink: &mut LineSink, chunk: &Chunk) {
+/// where its lexer state is known to equal ours.  The tree builder itself
+/// finds the lines with a [`lexer::VERSION_MARKER`] (with `version`): only
+/// it needs to know them (with one worker), and the worker has more to do.
+fn build(sink: &mut LineSink, chunk: &Chunk, version: &memchr::memmem::Finder<'_>) {
+    let mut versions = version.find_iter(chunk.text.as_bytes());
+    let mut next_version = versions.next().unwrap_or(usize::MAX);
     // The worker's lexer state before the current line, and whether ours is
     // the same (then the worker's tokens are ours).
     let mut ahead = chunk.start.clone();
     let mut in_step = sink.lexer.is_in(&ahead);
     let mut states = chunk.states.iter().peekable();
-    for (i, &(start, end, token, version_marker)) in chunk.lines.iter().enumerate() {
+    for (i, &(start, end, token)) in chunk.lines.iter().enumerate() {
         let raw = &chunk.text[start as usize..end as usize];
+        let version_marker = next_version < end as usize;
+        while next_version < end as usize {
+            next_version = versions.next().unwrap_or(usize::MAX);
+        }
         let changed = states.next_if(|(at, _)| *at == i).map(|(_, st)| st);
         if let Some(st) = changed {
             ahead.clone_from(st);
@@ -409,17 +425,59 @@ impl Drop for PublishGuard<'_> {
     }
 }
 
-/// Lex the lines of `chunk.text` ahead: wait for the lexer state after the
-/// previous chunk, publish the state after this one, then lex every line.
-/// `false` if another worker died.
+/// Lex the lines of `chunk.text` ahead (with several workers, from the
+/// state after the previous chunk, see [`start_from_known`]).  `false` if
+/// another worker died.
 fn lex_chunk<R>(
     shared: &Shared<R>,
     lexer: &mut Lexer,
     markers: &mut Markers,
     chunk: &mut Chunk,
 ) -> bool {
+    markers.find_end(chunk.text.as_bytes());
+    if shared.workers == 1 {
+        // The previous chunk was this worker's: its lexer is in the state
+        // after it.
+        chunk.start = lexer.state();
+    } else if !start_from_known(shared, lexer, markers, chunk) {
+        return false;
+    }
     let text = chunk.text.as_str();
-    markers.find(text.as_bytes());
+    chunk.lines.clear();
+    chunk.states.clear();
+    let mut ends = markers.end_at.iter().copied();
+    let mut next_end = ends.next().unwrap_or(usize::MAX);
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', text.as_bytes()) {
+        let raw = &text[start..nl];
+        let end_marker = next_end < nl;
+        while next_end < nl {
+            next_end = ends.next().unwrap_or(usize::MAX);
+        }
+        let pre = prelex_marked(raw, end_marker);
+        let generation = lexer.generation();
+        let token = lexer.lex_ahead(raw, pre);
+        if lexer.generation() != generation {
+            chunk.states.push((chunk.lines.len(), lexer.state()));
+        }
+        // A chunk is at most CHUNK + MAX_LINE_BYTES + 1 bytes long.
+        chunk.lines.push((start as u32, nl as u32, token));
+        start = nl + 1;
+    }
+    true
+}
+
+/// With several workers: wait for the lexer state after the previous chunk,
+/// set `lexer` to it and publish the state after this chunk.  `false` if
+/// another worker died.
+fn start_from_known<R>(
+    shared: &Shared<R>,
+    lexer: &mut Lexer,
+    markers: &mut Markers,
+    chunk: &mut Chunk,
+) -> bool {
+    let text = chunk.text.as_str();
+    markers.find_version(text.as_bytes());
     let mut guard = PublishGuard {
         known: &shared.known,
         advanced: &shared.advanced,
@@ -447,27 +505,7 @@ fn lex_chunk<R>(
         shared.advanced.notify_all();
     }
     guard.armed = false;
-
     lexer.set_state(&chunk.start);
-    chunk.lines.clear();
-    chunk.states.clear();
-    let (mut next_end, mut next_version) = (0, 0);
-    let mut start = 0;
-    for nl in memchr::memchr_iter(b'\n', text.as_bytes()) {
-        let raw = &text[start..nl];
-        let pre = prelex_marked(raw, any_before(&markers.end_at, &mut next_end, nl));
-        let generation = lexer.generation();
-        let token = lexer.lex_ahead(raw, pre);
-        if lexer.generation() != generation {
-            chunk.states.push((chunk.lines.len(), lexer.state()));
-        }
-        let version_marker = any_before(&markers.version_at, &mut next_version, nl);
-        // A chunk is at most CHUNK + MAX_LINE_BYTES + 1 bytes long.
-        chunk
-            .lines
-            .push((start as u32, nl as u32, token, version_marker));
-        start = nl + 1;
-    }
     true
 }
 
@@ -612,7 +650,7 @@ mod tests {
                 &opts,
                 &mut |run, t| {
                     streamed.resize_with(streamed.len().max(run + 1), Vec::new);
-                    streamed[run].push(t);
+                    streamed[run].push(t.clone());
                 },
                 workers,
             )

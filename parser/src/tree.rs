@@ -256,7 +256,7 @@ pub struct Options {
     pub max_warnings: usize,
     /// Hand every finished top-level test (a suite, or a test case reported
     /// at the top level) to the caller through
-    /// [`TreeBuilder::take_finished`] instead of keeping it in its run, so
+    /// [`TreeBuilder::hand_over`] instead of keeping it in its run, so
     /// that a writer can write it and free it while parsing goes on.  The
     /// runs then carry their status and counts, but no subtests.
     pub stream: bool,
@@ -445,13 +445,26 @@ pub struct TreeBuilder {
     /// Cleared log buffers of finished tests whose log was not kept, reused
     /// for the next tests (saves an allocation and its regrowth per test).
     spare: Vec<String>,
-    /// Finished top-level tests not taken yet, with the index of their run
-    /// (see [`Options::stream`]).
+    /// Finished top-level tests not handed over yet, with the index of
+    /// their run (see [`Options::stream`]).
     finished: Vec<(usize, Test)>,
+    /// Names of tests handed over, cleared, for the next tests.
+    names: Vec<String>,
+    /// Subtest lists of tests handed over, emptied, for the next suites.
+    lists: Vec<Vec<Test>>,
 }
 
 /// Most subtests room is made for in advance when a plan is seen.
 const PLAN_RESERVE_MAX: usize = 4096;
+
+/// Most names kept for reuse (see [`TreeBuilder::hand_over`]), and the
+/// longest (a hostile log may have long ones).
+const NAMES_MAX: usize = 1024;
+const NAME_MAX: usize = 256;
+
+/// Most subtest lists kept for reuse (each has room for at most
+/// [`PLAN_RESERVE_MAX`] tests unless they really came).
+const LISTS_MAX: usize = 8;
 
 /// Most log buffers kept in [`TreeBuilder::spare`].
 const MAX_SPARE: usize = 8;
@@ -478,18 +491,45 @@ impl TreeBuilder {
             started_any: false,
             spare: Vec::new(),
             finished: Vec::new(),
+            names: Vec::new(),
+            lists: Vec::new(),
         }
     }
 
-    /// The finished top-level tests since the last call, in input order,
-    /// each with the index of its run (0 for the first run this builder
-    /// saw); empty unless [`Options::stream`] is set.
-    pub fn take_finished(&mut self) -> std::vec::Drain<'_, (usize, Test)> {
-        self.finished.drain(..)
+    /// Hand the top-level tests finished since the last call to `on_test`,
+    /// in input order, each with the index of its run (0 for the first run
+    /// this builder saw); none unless [`Options::stream`] is set.  Their
+    /// memory is then reused for the next tests.
+    pub fn hand_over(&mut self, on_test: &mut dyn FnMut(usize, &Test)) {
+        if self.finished.is_empty() {
+            return;
+        }
+        let mut finished = std::mem::take(&mut self.finished);
+        for (run, test) in finished.drain(..) {
+            on_test(run, &test);
+            self.recycle(test);
+        }
+        self.finished = finished;
+    }
+
+    /// Keep the names and subtest lists of a test that is no longer needed
+    /// for the next tests (a name is allocated for every test otherwise).
+    fn recycle(&mut self, mut t: Test) {
+        let mut subtests = std::mem::take(&mut t.subtests);
+        for s in subtests.drain(..) {
+            self.recycle(s);
+        }
+        if subtests.capacity() > 0 && self.lists.len() < LISTS_MAX {
+            self.lists.push(subtests);
+        }
+        if (1..=NAME_MAX).contains(&t.name.capacity()) && self.names.len() < NAMES_MAX {
+            t.name.clear();
+            self.names.push(t.name);
+        }
     }
 
     /// End the run in progress as if the input ended here, so that its
-    /// last tests can be taken with [`TreeBuilder::take_finished`] before
+    /// last tests can be handed over with [`TreeBuilder::hand_over`] before
     /// [`TreeBuilder::finish`].
     pub fn end_input(&mut self) {
         self.end_run();
@@ -735,6 +775,11 @@ impl TreeBuilder {
                     // PLAN_RESERVE_MAX.
                     if !(self.opts.stream && idx == 0) {
                         let want = usize::try_from(*n).unwrap_or(usize::MAX);
+                        if f.test.subtests.capacity() == 0
+                            && let Some(list) = self.lists.pop()
+                        {
+                            f.test.subtests = list;
+                        }
                         f.test.subtests.reserve_exact(want.min(PLAN_RESERVE_MAX));
                     }
                     if l.timestamp.is_some() {
@@ -870,6 +915,11 @@ impl TreeBuilder {
         };
         let expected_num = f.expected_num;
         if let Some(f) = self.stack.last_mut() {
+            if f.test.name.capacity() == 0
+                && let Some(name) = self.names.pop()
+            {
+                f.test.name = name;
+            }
             apply_result(&mut f.test, r);
             f.test.result_line = self.line_no;
             f.end_ts = l.timestamp;
