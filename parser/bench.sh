@@ -21,7 +21,9 @@
 #   BENCH_LOG                keep the generated log at this path (reused by
 #                            later runs if it exists)
 #   BENCH_RUNS               ktap2junit runs per mode; the fastest counts
-#                            (default 3; kunit.py runs once)
+#                            (default 10: on a shared host single runs
+#                            vary by +-30 %; kunit.py runs once, its 10 s
+#                            average out such noise)
 
 set -euo pipefail
 
@@ -30,19 +32,20 @@ CACHE=${TEST_KMOD_CACHE:-$HOME/.cache/test-kmod-rust}
 KDIR=${KDIR:-$CACHE/linux-source-7.3}
 KUNIT="$KDIR/tools/testing/kunit/kunit.py"
 BENCH_MB=${BENCH_MB:-100}
-BENCH_RUNS=${BENCH_RUNS:-3}
+BENCH_RUNS=${BENCH_RUNS:-10}
 KUNIT_TIMEOUT=${KUNIT_TIMEOUT:-900}
 TARGET=${CARGO_TARGET_DIR:-$HERE/target}
 BIN="$TARGET/release/ktap2junit"
 
-if [ ! -x /usr/bin/time ]; then
+for tool in /usr/bin/time python3; do
+	command -v "$tool" >/dev/null 2>&1 && continue
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		apt-get install -y -qq time >/dev/null
+		apt-get install -y -qq "${tool##*/}" >/dev/null
 	else
-		echo "bench.sh: /usr/bin/time missing (apt-get install time)" >&2
+		echo "bench.sh: $tool missing (apt-get install ${tool##*/})" >&2
 		exit 2
 	fi
-fi
+done
 
 (cd "$HERE" && cargo build --release --quiet)
 
@@ -110,15 +113,19 @@ SIZE=$(stat -c %s "$LOG")
 MB=$(awk -v b="$SIZE" 'BEGIN { printf "%.1f", b / 1e6 }')
 echo "log: $MB MB, $(wc -l <"$LOG") lines, $SUITES suites"
 
-# measure NAME LOGFILE CMD...: sets SECS and RSS_MB
+# measure NAME CMD...: run CMD once (stdout discarded); sets SECS (wall
+# clock, millisecond resolution: /usr/bin/time has only 10 ms) and RSS_MB
+# (peak resident set size, from /usr/bin/time)
 measure() {
-	local name=$1
+	local name=$1 status
 	shift
-	/usr/bin/time -v -o "$TMP/time.$name" "$@" >/dev/null 2>"$TMP/err.$name" || true
-	SECS=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, a, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + a[i]; print s }' "$TMP/time.$name")
-	RSS_MB=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$TMP/time.$name")
-	local status
-	status=$(awk -F': ' '/Exit status/ { print $2 }' "$TMP/time.$name")
+	read -r SECS status < <(python3 -c '
+import subprocess, sys, time
+t = time.perf_counter()
+r = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=open(sys.argv[1], "w"))
+print(f"{time.perf_counter() - t:.3f} {r.returncode}")
+' "$TMP/err.$name" /usr/bin/time -f %M -o "$TMP/rss.$name" "$@")
+	RSS_MB=$(awk '{ v = $1 } END { printf "%.1f", v / 1024 }' "$TMP/rss.$name")
 	echo "  $name: ${SECS}s, peak RSS ${RSS_MB} MB, exit $status"
 }
 # best NAME CMD...: measure CMD BENCH_RUNS times, keep the fastest run
@@ -134,7 +141,7 @@ best() {
 	SECS=$b_secs RSS_MB=$b_rss
 	echo "  $name: fastest of $BENCH_RUNS: ${SECS}s, peak RSS ${RSS_MB} MB"
 }
-rate() { awk -v mb="$1" -v s="$2" 'BEGIN { if (s <= 0) s = 0.001; printf "%.1f", mb / s }'; }
+rate() { awk -v mb="$1" -v s="$2" 'BEGIN { if (s <= 0) s = 0.001; printf "%.0f", mb / s }'; }
 
 echo "load before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "ktap2junit (JUnit) on the full log:"
