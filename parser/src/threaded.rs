@@ -241,8 +241,7 @@ pub(crate) fn parse_with_workers<R: Read + Send + 'static>(
     // Chunks that arrived before their turn.
     let mut early: BTreeMap<u64, Msg> = BTreeMap::new();
     let mut next = 0;
-    let mut error = None;
-    loop {
+    let error = loop {
         let msg = match early.remove(&next) {
             Some(msg) => msg,
             None => match rx.recv() {
@@ -251,9 +250,13 @@ pub(crate) fn parse_with_workers<R: Read + Send + 'static>(
                     early.insert(msg.seq(), msg);
                     continue;
                 }
-                // Every worker is gone without reporting the end (they
-                // only stop early if a thread panicked).
-                Err(_) => break,
+                // Every worker is gone without reporting the end: one
+                // panicked (a bug).  Report what was parsed, and the error.
+                Err(_) => {
+                    break Some(io::Error::other(
+                        "a lexing thread stopped unexpectedly: the input was not read to its end",
+                    ));
+                }
             },
         };
         match msg {
@@ -265,12 +268,9 @@ pub(crate) fn parse_with_workers<R: Read + Send + 'static>(
                 let _ = free_tx.try_send(chunk);
                 next += 1;
             }
-            Msg::End(_, e) => {
-                error = e;
-                break;
-            }
+            Msg::End(_, e) => break e,
         }
-    }
+    };
     Ok(sink.finish(error, on_test))
 }
 
