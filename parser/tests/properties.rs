@@ -5,6 +5,8 @@
 //! * every line the lexer recognised as an `ok`/`not ok` result line is
 //!   reported: the set of result line numbers in the input equals the set
 //!   of `result_line`s of the tests in the tree;
+//! * the threaded parser gives the same result, and when streaming hands
+//!   over exactly the top-level tests of each run;
 //! * for well-formed generated KTAP (any nesting, optional plans, noise,
 //!   kernel prefixes, CRLF, truncation), the leaf tests come out with the
 //!   generated names and statuses, and the counts add up.
@@ -93,8 +95,47 @@ fn check_result_lines(input: &[u8]) -> Result<Parsed, TestCaseError> {
     let (again, err) = ktap2junit::parse_reader(input, &Options::default());
     prop_assert!(err.is_none());
     prop_assert_eq!(&again.runs, &parsed.runs);
+    // So does the threaded parser, and streaming hands over exactly the
+    // top-level tests of each run.
+    check_threaded(input, &again)?;
     check_outputs(&parsed)?;
     Ok(parsed)
+}
+
+fn check_threaded(input: &[u8], want: &Parsed) -> Result<(), TestCaseError> {
+    let cursor = || std::io::Cursor::new(input.to_vec());
+    let (threaded, err) =
+        ktap2junit::parse_threaded(cursor(), &Options::default()).expect("thread");
+    prop_assert!(err.is_none());
+    prop_assert_eq!(&threaded.runs, &want.runs);
+    prop_assert_eq!(&threaded.warnings, &want.warnings);
+    let opts = Options {
+        stream: true,
+        ..Options::default()
+    };
+    let mut streamed: Vec<Vec<Test>> = vec![Vec::new(); want.runs.len()];
+    let mut beyond = false;
+    let (shallow, err) =
+        ktap2junit::parse_threaded_with(
+            cursor(),
+            &opts,
+            &mut |run, t| match streamed.get_mut(run) {
+                Some(tests) => tests.push(t.clone()),
+                None => beyond = true,
+            },
+        )
+        .expect("thread");
+    prop_assert!(err.is_none());
+    prop_assert!(!beyond, "a test handed over for a run that does not exist");
+    prop_assert_eq!(&shallow.warnings, &want.warnings);
+    prop_assert_eq!(shallow.runs.len(), want.runs.len());
+    for ((run, tests), full) in shallow.runs.iter().zip(streamed).zip(&want.runs) {
+        prop_assert!(run.subtests.is_empty());
+        let mut rebuilt = run.clone();
+        rebuilt.subtests = tests;
+        prop_assert_eq!(&rebuilt, full);
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------

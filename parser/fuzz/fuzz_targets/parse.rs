@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Fuzz target: any input must parse without panicking, and both writers
-//! must produce well-formed output (XML without forbidden characters).
+//! Fuzz target: any input must parse without panicking, the threaded
+//! parser must agree with the single-threaded one, and both writers must
+//! produce well-formed output (XML without forbidden characters).
 #![no_main]
 
 use ktap2junit::junit::{JunitOptions, write_junit};
@@ -10,6 +11,13 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let (parsed, err) = ktap2junit::parse_reader(data, &Options::default());
     assert!(err.is_none());
+    // The threaded parser (lexing ahead in a worker) gives the same result.
+    let (threaded, err) =
+        ktap2junit::parse_threaded(std::io::Cursor::new(data.to_vec()), &Options::default())
+            .expect("start the lexing thread");
+    assert!(err.is_none());
+    assert_eq!(threaded.runs, parsed.runs);
+    assert_eq!(threaded.warnings, parsed.warnings);
     let mut xml = Vec::new();
     write_junit(&mut xml, &parsed.runs, &JunitOptions::default()).expect("write JUnit");
     let xml = String::from_utf8(xml).expect("JUnit is UTF-8");
