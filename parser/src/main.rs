@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! `ktap2junit`: thin command line front end of the ktap2junit library.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::PathBuf;
@@ -8,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use junit_report::OffsetDateTime;
-use ktap2junit::junit::{JunitOptions, write_junit};
+use ktap2junit::junit::{JunitOptions, JunitStream};
 use ktap2junit::{Report, json, parse_reader_with, parse_threaded_with, summary, tree, xml};
 
 /// Parse KTAP / TAP test output (KUnit, kselftest; raw, boot log or dmesg)
@@ -58,6 +59,12 @@ const IN_BUFFER: usize = 1 << 20;
 /// then go straight to the file).
 const OUT_BUFFER: usize = 1 << 16;
 
+/// The report being written.
+enum Writer<'w, W: Write + ?Sized> {
+    Json(json::JsonStream<'w, W>),
+    Junit(Box<JunitStream<'w, W>>),
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
@@ -72,12 +79,11 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<ExitCode, String> {
     let timestamp = OffsetDateTime::from_unix_timestamp(cli.timestamp)
         .map_err(|e| format!("--timestamp {}: {e}", cli.timestamp))?;
-    // JSON is written while parsing (each top-level test as soon as it is
-    // complete, then freed); JUnit needs the totals first, so it is written
-    // from the whole tree.
+    // Both writers take each top-level test as soon as it is complete, and
+    // the parser then reuses its memory.
     let opts = tree::Options {
         keep_all_logs: cli.all_logs,
-        stream: cli.json,
+        stream: true,
         ..tree::Options::default()
     };
     let stdin_name = PathBuf::from("-");
@@ -99,20 +105,34 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         None => Box::new(BufWriter::with_capacity(OUT_BUFFER, io::stdout().lock())),
     };
     let write_error = |e: io::Error| format!("{target}: write error: {e}");
-    let mut json = if cli.json {
-        Some(json::JsonStream::new(&mut out).map_err(write_error)?)
+    let mut writer = if cli.json {
+        Writer::Json(json::JsonStream::new(&mut out).map_err(write_error)?)
     } else {
-        None
+        let opts = JunitOptions {
+            name: cli.name.clone(),
+            timestamp,
+        };
+        Writer::Junit(Box::new(
+            JunitStream::new(&mut out, &opts).map_err(write_error)?,
+        ))
     };
     let mut failures = summary::Failures::new();
     // The first error writing a streamed test (the rest are not written).
     let mut stream_error: Option<io::Error> = None;
-    let mut on_test = |_run: usize, t: &tree::Test| {
+    // Runs of the inputs before this one (JUnit names the suites of later
+    // runs after their run).
+    let runs_before = Cell::new(0);
+    let mut on_test = |run: usize, t: &tree::Test| {
         failures.add(t);
-        if let (Some(json), None) = (json.as_mut(), &stream_error)
-            && let Err(e) = json.test(t)
-        {
-            stream_error = Some(e);
+        match &mut writer {
+            Writer::Json(json) => {
+                if stream_error.is_none()
+                    && let Err(e) = json.test(t)
+                {
+                    stream_error = Some(e);
+                }
+            }
+            Writer::Junit(junit) => junit.test(runs_before.get() + run, t),
         }
     };
 
@@ -168,11 +188,12 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
                 parsed.warnings_suppressed
             );
         }
+        runs_before.set(runs_before.get() + parsed.runs.len());
         report.inputs.push((name, parsed));
     }
 
-    let result = match json {
-        Some(json) => match stream_error {
+    let result = match writer {
+        Writer::Json(json) => match stream_error {
             Some(e) => Err(e),
             None => json.finish(&report.counts()).and_then(|()| {
                 // kunit.py prints a newline after the JSON on stdout only.
@@ -183,14 +204,7 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
                 }
             }),
         },
-        None => {
-            failures = summary::Failures::of_report(&report);
-            let opts = JunitOptions {
-                name: cli.name.clone(),
-                timestamp,
-            };
-            write_junit(&mut out, report.runs(), &opts)
-        }
+        Writer::Junit(junit) => junit.finish().map(drop),
     };
     result.and_then(|()| out.flush()).map_err(write_error)?;
     if !cli.quiet {

@@ -54,6 +54,40 @@ pub fn cdata(s: &str) -> String {
     text(s).replace("]]>", "]]]]><![CDATA[>")
 }
 
+/// Whether `b` can be an attribute value as it is: printable ASCII without
+/// `<`, `>`, `&`, `'` and `"` (neither [`text`] nor quick-xml's attribute
+/// escaping would change it).  Eight bytes at a time: most names are plain,
+/// and two of them are written for every test case.
+#[inline]
+pub fn is_plain_attr(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // High bit set (somewhere) iff a byte of `x` is zero.
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        // Bytes below 0x20 borrow into their high bit (when no byte is
+        // 0x80 or above, which `x & HIGH` rules out).
+        let low = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
+        let bad = (x & HIGH)
+            | low
+            | zero(x ^ (u64::from(b'<') * ONES))
+            | zero(x ^ (u64::from(b'>') * ONES))
+            | zero(x ^ (u64::from(b'&') * ONES))
+            | zero(x ^ (u64::from(b'\'') * ONES))
+            | zero(x ^ (u64::from(b'"') * ONES))
+            | zero(x ^ (0x7f * ONES));
+        if bad != 0 {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&c| (0x20..0x7f).contains(&c) && !matches!(c, b'<' | b'>' | b'&' | b'\'' | b'"'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +98,35 @@ mod tests {
         assert_eq!(text("\u{fffe}"), "\\u{fffe}");
         assert!(matches!(text("plain ünïcode"), Cow::Borrowed(_)));
         assert_eq!(cdata("x]]>y"), "x]]]]><![CDATA[>y");
+    }
+
+    #[test]
+    fn plain_attribute_values_are_recognised_at_every_position() {
+        let base = "abcdefghijklmnopqrstuvwxyz0123456789 ~!#.:_-/";
+        assert!(is_plain_attr(base.as_bytes()));
+        assert!(is_plain_attr(b""));
+        for bad in [
+            0u8, b'\t', 0x1f, b'<', b'>', b'&', b'\'', b'"', 0x7f, 0x80, 0xc3, 0xff,
+        ] {
+            for pos in 0..base.len() {
+                let mut v = base.as_bytes().to_vec();
+                v[pos] = bad;
+                assert!(!is_plain_attr(&v), "byte {bad:#x} at {pos}");
+            }
+        }
+        for ok in [0x20u8, b'!', b'%', b';', b'=', b'?', b'[', b']', 0x7e] {
+            assert!(is_plain_attr(&[ok; 17]), "byte {ok:#x}");
+        }
+        // Exactly the strings that neither escaping changes.
+        for b in 0u8..=0x7f {
+            let s = [b'a', b, b'z', b'a', b'b', b'c', b'd', b'e', b'f', b];
+            let s = std::str::from_utf8(&s).expect("ASCII");
+            let unchanged = matches!(text(s), Cow::Borrowed(_))
+                && matches!(quick_xml::escape::escape(s), Cow::Borrowed(_))
+                && !s.contains('\t')
+                && !s.contains('\n')
+                && !s.contains('\r');
+            assert_eq!(is_plain_attr(s.as_bytes()), unchanged, "byte {b:#x}");
+        }
     }
 }

@@ -257,3 +257,96 @@ fn cli_json_is_the_library_json() {
             > 10
     );
 }
+
+/// The CLI's JUnit (streamed: each suite written from templates as soon as
+/// the parser has it, the tree freed) must be byte for byte what junit-report
+/// itself writes ([`ktap2junit::junit::write_junit_reference`]) for the whole
+/// trees of the same inputs, for every sample, for all samples at once (run
+/// numbering across inputs) and with `--all-logs`.
+#[test]
+fn cli_junit_is_junit_reports_junit() {
+    let mut paths: Vec<_> = std::fs::read_dir(data(""))
+        .expect("data dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    paths.sort();
+    let reference = |inputs: &[&std::path::Path], keep_all_logs: bool| -> Vec<u8> {
+        let runs: Vec<_> = inputs
+            .iter()
+            .flat_map(|p| parse_file(p, keep_all_logs).runs)
+            .collect();
+        let mut out = Vec::new();
+        ktap2junit::junit::write_junit_reference(
+            &mut out,
+            &runs,
+            &ktap2junit::junit::JunitOptions::default(),
+        )
+        .expect("write reference JUnit");
+        out
+    };
+    for p in &paths {
+        let cli = run(&["-q", p.to_str().expect("path")], None);
+        assert_eq!(
+            String::from_utf8_lossy(&cli.stdout),
+            String::from_utf8_lossy(&reference(&[p], false)),
+            "{}",
+            p.display()
+        );
+        let cli = run(&["-q", "--all-logs", p.to_str().expect("path")], None);
+        assert!(
+            cli.stdout == reference(&[p], true),
+            "--all-logs {}",
+            p.display()
+        );
+    }
+    let all: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    let mut args = vec!["-q"];
+    args.extend(all.iter().map(|p| p.to_str().expect("path")));
+    let cli = run(&args, None);
+    let expected = reference(&all, false);
+    assert!(cli.stdout == expected, "all samples at once");
+    let xml = String::from_utf8_lossy(&cli.stdout);
+    assert!(xml.contains(" (run 2)\"") && xml.contains("<system-out>") && xml.contains("<error "));
+}
+
+/// A report of some MB goes through the temporary file (and, where none can
+/// be made, stays in memory) and still comes out as junit-report writes it.
+#[test]
+fn large_reports_are_spooled_unchanged() {
+    let mut log = String::from("KTAP version 1\n1..3000\n");
+    for s in 1..=3000 {
+        log.push_str(&format!(
+            "    KTAP version 1\n    # Subtest: suite_{s}\n    1..40\n"
+        ));
+        for c in 1..=40 {
+            if (s + c) % 50 == 0 {
+                log.push_str(&format!("    # case_{c}: EXPECTATION FAILED <&'\">\n"));
+                log.push_str(&format!("    not ok {c} case_{c}\n"));
+            } else {
+                log.push_str(&format!("    ok {c} case_{c}\n"));
+            }
+        }
+        log.push_str(&format!("not ok {s} suite_{s}\n"));
+    }
+    let parsed = ktap2junit::parse_str(&log);
+    let mut expected = Vec::new();
+    ktap2junit::junit::write_junit_reference(
+        &mut expected,
+        &parsed.runs,
+        &ktap2junit::junit::JunitOptions::default(),
+    )
+    .expect("write reference JUnit");
+    assert!(expected.len() > 5 << 20, "{} bytes", expected.len());
+    let path = temp_path("large.log");
+    std::fs::write(&path, &log).expect("write log");
+    let p = path.to_str().expect("path");
+    let out = run(&["-q", p], None);
+    assert!(out.stdout == expected, "through the temporary file");
+    let out = std::process::Command::new(bin())
+        .args(["-q", p])
+        .env("TMPDIR", "/nonexistent/ktap2junit")
+        .output()
+        .expect("run ktap2junit");
+    assert!(out.stdout == expected, "in memory");
+    let _ = std::fs::remove_file(&path);
+}

@@ -432,12 +432,22 @@ fn crash_mid_suite_reports_missing_tests_as_errors() {
 }
 
 #[test]
-fn junit_of_every_kernel_log_validates() {
+fn junit_of_every_kernel_log_is_junit_reports_and_validates() {
     let Some(k) = kdir() else { return };
     for (log, _, _) in KERNEL_EXPECTED {
         let path = test_data(&k).join(log);
         let out = run(&["-q", path.to_str().expect("utf-8 path")], None);
         assert!(out.status.code().is_some_and(|c| c <= 1), "{log}");
+        // What junit-report itself writes for the whole tree.
+        let parsed = parse_file(&path, false);
+        let mut reference = Vec::new();
+        ktap2junit::junit::write_junit_reference(
+            &mut reference,
+            &parsed.runs,
+            &ktap2junit::junit::JunitOptions::default(),
+        )
+        .expect("write reference JUnit");
+        assert!(out.stdout == reference, "{log}: not junit-report's bytes");
         if !validate(&out.stdout, log) {
             return;
         }

@@ -5,13 +5,15 @@
 //! * every line the lexer recognised as an `ok`/`not ok` result line is
 //!   reported: the set of result line numbers in the input equals the set
 //!   of `result_line`s of the tests in the tree;
+//! * the JUnit written from templates is byte for byte junit-report's own
+//!   (`write_junit_reference`), also when written from the streamed tests;
 //! * the threaded parser gives the same result, and when streaming hands
 //!   over exactly the top-level tests of each run;
 //! * for well-formed generated KTAP (any nesting, optional plans, noise,
 //!   kernel prefixes, CRLF, truncation), the leaf tests come out with the
 //!   generated names and statuses, and the counts add up.
 
-use ktap2junit::junit::{JunitOptions, totals, write_junit};
+use ktap2junit::junit::{JunitOptions, JunitStream, totals, write_junit, write_junit_reference};
 use ktap2junit::lexer::{Lexer, Line};
 use ktap2junit::tree::{Options, Parsed, Status, Test, TreeBuilder};
 use proptest::prelude::*;
@@ -75,6 +77,16 @@ fn check_outputs(parsed: &Parsed) -> Result<(), TestCaseError> {
         }
     }
     prop_assert_eq!(testcases, totals(&parsed.runs, &opts).tests);
+    // The templates give junit-report's own bytes.
+    let mut reference = Vec::new();
+    write_junit_reference(&mut reference, &parsed.runs, &opts)
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    prop_assert!(
+        xml.as_bytes() == reference.as_slice(),
+        "templates and junit-report differ:\n{}\n{}",
+        xml,
+        String::from_utf8_lossy(&reference)
+    );
     let mut json = Vec::new();
     ktap2junit::json::write_json(&mut json, &parsed.runs)
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -129,6 +141,22 @@ fn check_threaded(input: &[u8], want: &Parsed) -> Result<(), TestCaseError> {
     prop_assert!(!beyond, "a test handed over for a run that does not exist");
     prop_assert_eq!(&shallow.warnings, &want.warnings);
     prop_assert_eq!(shallow.runs.len(), want.runs.len());
+    // JUnit written from the handed-over tests, as the CLI does, is the
+    // JUnit of the whole tree.
+    let mut junit = Vec::new();
+    let mut stream = JunitStream::new(&mut junit, &JunitOptions::default()).expect("templates");
+    for (k, tests) in streamed.iter().enumerate() {
+        for t in tests {
+            stream.test(k, t);
+        }
+    }
+    stream
+        .finish()
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let mut whole = Vec::new();
+    write_junit(&mut whole, &want.runs, &JunitOptions::default())
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    prop_assert!(junit == whole, "streamed JUnit differs");
     for ((run, tests), full) in shallow.runs.iter().zip(streamed).zip(&want.runs) {
         prop_assert!(run.subtests.is_empty());
         let mut rebuilt = run.clone();

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Fuzz target: any input must parse without panicking, the threaded
-//! parser must agree with the single-threaded one, and both writers must
-//! produce well-formed output (XML without forbidden characters).
+//! parser must agree with the single-threaded one, both writers must
+//! produce well-formed output (XML without forbidden characters), and the
+//! JUnit from templates must be junit-report's own.
 #![no_main]
 
-use ktap2junit::junit::{JunitOptions, write_junit};
+use ktap2junit::junit::{JunitOptions, write_junit, write_junit_reference};
 use ktap2junit::tree::Options;
 use libfuzzer_sys::fuzz_target;
 
@@ -20,6 +21,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(threaded.warnings, parsed.warnings);
     let mut xml = Vec::new();
     write_junit(&mut xml, &parsed.runs, &JunitOptions::default()).expect("write JUnit");
+    // The templates give exactly what junit-report writes.
+    let mut reference = Vec::new();
+    write_junit_reference(&mut reference, &parsed.runs, &JunitOptions::default())
+        .expect("write JUnit with junit-report");
+    assert!(xml == reference, "templates and junit-report differ");
     let xml = String::from_utf8(xml).expect("JUnit is UTF-8");
     assert!(
         !xml.chars().any(|c| (c < ' ' && !matches!(c, '\t' | '\n' | '\r'))

@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: GPL-2.0
+//! JUnit XML writer (valid against the Jenkins xUnit junit-10.xsd).
+//!
+//! Mapping:
+//! * `<testsuites name=... tests failures errors time>` root with totals.
+//! * One `<testsuite>` per top-level suite of every run; nested suites are
+//!   flattened, their path becoming the dotted `classname` of each test
+//!   case (`suite.subsuite`).  Test cases reported directly at the top level
+//!   (kselftest) are grouped into one `<testsuite>` named after the report.
+//! * `<failure message=diagnostics>`, `<skipped message=reason>`, crashed
+//!   and missing tests as `<error>`, the test's log in `<system-out>`.
+//! * A suite that reported `not ok` although no subtest failed gets a test
+//!   case of its own carrying the failure; so does a suite without any
+//!   subtests (skipped/failed/no tests).
+//!
+//! Every string is passed through [`crate::xml`] first.  The XML itself is
+//! junit-report's: [`templates`] has junit-report render one prototype of
+//! every element shape and cuts it into literal text and value slots, and
+//! [`JunitStream`] fills those templates, one `<testsuite>` at a time, as
+//! the parser hands over finished suites.  [`reference`] renders everything
+//! with junit-report directly; the tests check that both give the same
+//! bytes.
+//!
+//! This module holds what both renderers share: which test becomes which
+//! test case, with which fields.
+
+mod reference;
+mod spool;
+mod stream;
+mod templates;
+
+use std::borrow::Cow;
+
+pub use junit_report::OffsetDateTime;
+pub use reference::write_junit_reference;
+pub use stream::{JunitStream, write_junit};
+
+use crate::lexer::Directive;
+use crate::tree::{Status, Test};
+use crate::xml;
+
+/// Writer options.
+#[derive(Debug, Clone)]
+pub struct JunitOptions {
+    /// Name of the `<testsuites>` root (and of the group of top-level test
+    /// cases).
+    pub name: String,
+    /// Timestamp written on every `<testsuite>` (fixed for reproducibility).
+    pub timestamp: OffsetDateTime,
+}
+
+impl Default for JunitOptions {
+    fn default() -> Self {
+        JunitOptions {
+            name: "ktap2junit".to_owned(),
+            timestamp: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+}
+
+/// How a test is reported as a test case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A leaf test (or a suite without subtests) with its own status.
+    Own,
+    /// The suite's own `not ok` that no subtest explains.
+    SuiteFailure,
+    /// The suite's missing result line (the log ended inside it).
+    SuiteCrash,
+}
+
+/// One test case to write.
+struct Case<'t> {
+    test: &'t Test,
+    classname: &'t str,
+    kind: Kind,
+}
+
+/// Totals of written test cases.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    /// Test cases.
+    pub tests: u64,
+    /// `<failure>`s.
+    pub failures: u64,
+    /// `<error>`s.
+    pub errors: u64,
+    /// `<skipped>`s.
+    pub skipped: u64,
+    /// Sum of test case times, in milliseconds.
+    pub time_ms: u64,
+}
+
+impl Totals {
+    fn add(&mut self, o: &Totals) {
+        self.tests += o.tests;
+        self.failures += o.failures;
+        self.errors += o.errors;
+        self.skipped += o.skipped;
+        self.time_ms = self.time_ms.saturating_add(o.time_ms);
+    }
+}
+
+fn millis(t: &Test) -> u64 {
+    t.time_us.map_or(0, |us| us.saturating_add(500) / 1000)
+}
+
+/// Visit the test cases of `suite` (flattened), with `path` as classname.
+fn for_each_case<'t>(suite: &'t Test, path: &mut String, f: &mut dyn FnMut(Case<'_>)) {
+    if suite.subtests.is_empty() {
+        f(Case {
+            test: suite,
+            classname: path,
+            kind: Kind::Own,
+        });
+        return;
+    }
+    for t in &suite.subtests {
+        if t.is_parent && !t.subtests.is_empty() {
+            let len = path.len();
+            path.push('.');
+            path.push_str(&t.name);
+            for_each_case(t, path, f);
+            path.truncate(len);
+        } else {
+            f(Case {
+                test: t,
+                classname: path,
+                kind: Kind::Own,
+            });
+        }
+    }
+    if suite.own_failure {
+        f(Case {
+            test: suite,
+            classname: path,
+            kind: Kind::SuiteFailure,
+        });
+    }
+    if suite.own_crash {
+        f(Case {
+            test: suite,
+            classname: path,
+            kind: Kind::SuiteCrash,
+        });
+    }
+}
+
+/// Diagnostic lines of a log for a failure message: `# ...` lines (without
+/// the `#`) and the more indented lines that continue them (KUnit prints
+/// multi-line expectation failures that way).
+fn diagnostics(t: &Test) -> String {
+    const MAX: usize = 4096;
+    let mut msg = String::new();
+    let mut cont_indent: Option<usize> = None;
+    for line in t.log_lines() {
+        let body = line.trim_start();
+        let indent = line.len() - body.len();
+        let d = if let Some(d) = body.strip_prefix('#') {
+            cont_indent = Some(indent);
+            d.trim()
+        } else if let Some(i) = cont_indent.filter(|&i| indent >= i && indent > 0) {
+            line.get(i..).unwrap_or(line).trim_end()
+        } else {
+            cont_indent = None;
+            continue;
+        };
+        if d.is_empty() || msg.len() + d.len() > MAX {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push('\n');
+        }
+        msg.push_str(d);
+    }
+    let details = t.details();
+    if !details.diagnostic.is_empty() {
+        if !msg.is_empty() {
+            msg.push('\n');
+        }
+        if let Some(d) = details.directive {
+            msg.push_str(d.as_str());
+            msg.push(' ');
+        }
+        msg.push_str(&details.diagnostic);
+    } else if let Some(d @ (Directive::Timeout | Directive::Error)) = details.directive {
+        if !msg.is_empty() {
+            msg.push('\n');
+        }
+        msg.push_str(d.as_str());
+    }
+    msg
+}
+
+fn case_name(t: &Test) -> Cow<'_, str> {
+    if t.missing {
+        Cow::Owned(format!("test {} (missing)", t.number))
+    } else if t.name.is_empty() {
+        Cow::Owned(format!("test {}", t.number))
+    } else {
+        Cow::Borrowed(&t.name)
+    }
+}
+
+/// The result element of a test case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// No result element.
+    Pass,
+    /// `<failure>`.
+    Failure,
+    /// `<error>`.
+    Error,
+    /// `<skipped>`.
+    Skipped,
+}
+
+impl Outcome {
+    const ALL: [Outcome; 4] = [
+        Outcome::Pass,
+        Outcome::Failure,
+        Outcome::Error,
+        Outcome::Skipped,
+    ];
+}
+
+fn outcome(c: &Case<'_>) -> Outcome {
+    match c.kind {
+        Kind::SuiteFailure => return Outcome::Failure,
+        Kind::SuiteCrash => return Outcome::Error,
+        Kind::Own => {}
+    }
+    match c.test.status {
+        Status::Success => Outcome::Pass,
+        Status::Failure => Outcome::Failure,
+        Status::Skipped | Status::NoTests => Outcome::Skipped,
+        Status::Crashed | Status::FailureToParse => Outcome::Error,
+    }
+}
+
+/// The `<system-out>` of a test case (CDATA-safe), if it has any.
+fn system_out(t: &Test) -> Option<String> {
+    let d = t.details();
+    let mut out = String::new();
+    if !d.attributes.is_empty() {
+        out.push_str("# attributes:");
+        for (k, v) in &d.attributes {
+            out.push(' ');
+            out.push_str(k);
+            out.push('=');
+            out.push_str(v);
+        }
+    }
+    if !d.log.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&d.log);
+    }
+    if d.log_dropped > 0 {
+        out.push_str(&format!(
+            "\n[ktap2junit: {} more log lines not kept]",
+            d.log_dropped
+        ));
+    }
+    (!out.is_empty()).then(|| xml::cdata(&out))
+}
+
+/// Everything a test case element is made of, before XML escaping: the
+/// one place that decides how a test is reported.  `name`, `classname` and
+/// `message` still go through [`xml::text`]; `out` is CDATA-safe already.
+struct CaseFields<'a> {
+    outcome: Outcome,
+    name: Cow<'a, str>,
+    time_ms: u64,
+    classname: &'a str,
+    /// `type` of the result element (empty for [`Outcome::Pass`]).
+    type_: &'static str,
+    /// `message` of the result element (empty for [`Outcome::Pass`]).
+    message: Cow<'a, str>,
+    out: Option<String>,
+}
+
+fn case_fields<'a>(c: &Case<'a>) -> CaseFields<'a> {
+    let t = c.test;
+    let outcome = outcome(c);
+    let (type_, message): (&'static str, Cow<'a, str>) = match (c.kind, outcome) {
+        (Kind::SuiteFailure, _) => {
+            let msg = diagnostics(t);
+            let msg = if msg.is_empty() {
+                Cow::Borrowed("suite reported not ok, but none of its subtests failed")
+            } else {
+                Cow::Owned(msg)
+            };
+            ("suite-failure", msg)
+        }
+        (Kind::SuiteCrash, _) => (
+            "crashed",
+            Cow::Borrowed(
+                "suite has no result line: the log stopped or the run was interrupted inside it",
+            ),
+        ),
+        (_, Outcome::Pass) => ("", Cow::Borrowed("")),
+        (_, Outcome::Failure) => {
+            let msg = diagnostics(t);
+            let msg = if msg.is_empty() {
+                Cow::Borrowed("not ok")
+            } else {
+                Cow::Owned(msg)
+            };
+            ("failure", msg)
+        }
+        (_, Outcome::Skipped) => {
+            let reason = if t.status == Status::NoTests {
+                "no tests run"
+            } else {
+                t.skip_reason()
+            };
+            ("skipped", Cow::Borrowed(reason))
+        }
+        (_, Outcome::Error) => {
+            let msg = if t.missing {
+                format!(
+                    "no result for test {}: the plan promised more tests than were reported \
+                     (the log stopped or the run was interrupted)",
+                    t.number
+                )
+            } else {
+                let d = diagnostics(t);
+                let base =
+                    "test crashed: no result line (the log stopped or the run was interrupted)";
+                if d.is_empty() {
+                    base.to_owned()
+                } else {
+                    format!("{base}\n{d}")
+                }
+            };
+            (
+                if t.missing { "missing" } else { "crashed" },
+                Cow::Owned(msg),
+            )
+        }
+    };
+    CaseFields {
+        outcome,
+        name: case_name(t),
+        time_ms: millis(t),
+        classname: c.classname,
+        type_,
+        message,
+        out: if c.kind == Kind::Own {
+            system_out(t)
+        } else {
+            None
+        },
+    }
+}
+
+fn tally(totals: &mut Totals, c: &Case<'_>) {
+    totals.tests += 1;
+    match outcome(c) {
+        Outcome::Pass => {}
+        Outcome::Failure => totals.failures += 1,
+        Outcome::Error => totals.errors += 1,
+        Outcome::Skipped => totals.skipped += 1,
+    }
+    if c.kind == Kind::Own {
+        totals.time_ms = totals.time_ms.saturating_add(millis(c.test));
+    }
+}
+
+/// Milliseconds as seconds with three decimals (the XSD allows at most
+/// three).
+fn fmt_ms(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+/// A top-level element of the report: a suite, or the group of top-level
+/// test cases of a run.
+enum Entry<'t> {
+    Suite(&'t Test),
+    Group(&'t Test),
+}
+
+/// The `<testsuite>`s of a run, in order: every top-level suite, and the
+/// group of its top-level test cases where the first of them is.
+fn entries(run: &Test) -> Vec<Entry<'_>> {
+    let mut out = Vec::new();
+    let mut group_done = false;
+    for t in &run.subtests {
+        if t.is_parent {
+            out.push(Entry::Suite(t));
+        } else if !group_done {
+            group_done = true;
+            out.push(Entry::Group(run));
+        }
+    }
+    out
+}
+
+fn visit_entry(entry: &Entry<'_>, group_name: &str, f: &mut dyn FnMut(Case<'_>)) {
+    match entry {
+        Entry::Suite(t) => visit_suite(t, f),
+        Entry::Group(run) => {
+            for t in run.subtests.iter().filter(|t| !t.is_parent) {
+                f(Case {
+                    test: t,
+                    classname: group_name,
+                    kind: Kind::Own,
+                });
+            }
+        }
+    }
+}
+
+fn visit_suite(t: &Test, f: &mut dyn FnMut(Case<'_>)) {
+    let mut path = t.name.clone();
+    for_each_case(t, &mut path, f);
+}
+
+/// Name of the `<testsuite>` of `base` (a suite's name, or the report's for
+/// the group of top-level test cases) in the `run`-th run (from 0) of the
+/// report: suites of the second and later runs are told apart.
+fn suite_name(base: &str, run: usize) -> Cow<'_, str> {
+    if run > 0 {
+        Cow::Owned(format!("{base} (run {})", run + 1))
+    } else {
+        Cow::Borrowed(base)
+    }
+}
+
+/// The `package` (the suite's `# module:` attribute, if it has one) and
+/// `<system-out>` (its own log, CDATA-safe) of a suite's `<testsuite>`.
+fn suite_extras(t: &Test) -> (Option<Cow<'_, str>>, Option<String>) {
+    let d = t.details();
+    let package = d
+        .attributes
+        .iter()
+        .find(|(k, _)| k == "module")
+        .map(|(_, m)| xml::text(m));
+    let out = (!d.log.is_empty()).then(|| xml::cdata(&d.log));
+    (package, out)
+}
+
+/// Compute the totals the report will contain.
+pub fn totals<'t>(runs: impl IntoIterator<Item = &'t Test>, opts: &JunitOptions) -> Totals {
+    let mut t = Totals::default();
+    for run in runs {
+        for e in entries(run) {
+            visit_entry(&e, &opts.name, &mut |c| tally(&mut t, &c));
+        }
+    }
+    t
+}
+
+/// `s` made safe for an attribute value of the root element, which is
+/// written here (junit-report cannot put attributes on it).
+fn escape_attr(s: &str) -> String {
+    xml::text(s)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The XML declaration and the root's start tag.
+fn root_start(opts: &JunitOptions, tot: &Totals) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
+         <testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{}\">\n",
+        escape_attr(&opts.name),
+        tot.tests,
+        tot.failures,
+        tot.errors,
+        fmt_ms(tot.time_ms)
+    )
+}
+
+/// The root's end tag.
+const ROOT_END: &str = "</testsuites>\n";
