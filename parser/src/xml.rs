@@ -64,8 +64,7 @@ pub fn is_plain_attr(b: &[u8]) -> bool {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // High bit set (somewhere) iff a byte of `x` is zero.
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
+    let plain = |c: &[u8]| {
         let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
         // Bytes below 0x20 borrow into their high bit (when no byte is
         // 0x80 or above, which `x & HIGH` rules out).
@@ -78,14 +77,15 @@ pub fn is_plain_attr(b: &[u8]) -> bool {
             | zero(x ^ (u64::from(b'\'') * ONES))
             | zero(x ^ (u64::from(b'"') * ONES))
             | zero(x ^ (0x7f * ONES));
-        if bad != 0 {
-            return false;
-        }
+        bad == 0
+    };
+    if b.len() < 8 {
+        return b.iter().all(|&c| {
+            (0x20..0x7f).contains(&c) && !matches!(c, b'<' | b'>' | b'&' | b'\'' | b'"')
+        });
     }
-    chunks
-        .remainder()
-        .iter()
-        .all(|&c| (0x20..0x7f).contains(&c) && !matches!(c, b'<' | b'>' | b'&' | b'\'' | b'"'))
+    // Whole words, then the last eight bytes (overlapping the last word).
+    b.chunks_exact(8).all(plain) && plain(&b[b.len() - 8..])
 }
 
 #[cfg(test)]
@@ -116,6 +116,16 @@ mod tests {
         }
         for ok in [0x20u8, b'!', b'%', b';', b'=', b'?', b'[', b']', 0x7e] {
             assert!(is_plain_attr(&[ok; 17]), "byte {ok:#x}");
+        }
+        // Short values (no whole word) and every length around a word.
+        for len in 0..20 {
+            let v: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(is_plain_attr(&v), "{len}");
+            for pos in 0..len {
+                let mut w = v.clone();
+                w[pos] = b'&';
+                assert!(!is_plain_attr(&w), "& at {pos} of {len}");
+            }
         }
         // Exactly the strings that neither escaping changes.
         for b in 0u8..=0x7f {
