@@ -20,10 +20,10 @@
 #   CARGO_TARGET_DIR         cargo target dir (default parser/target)
 #   BENCH_LOG                keep the generated log at this path (reused by
 #                            later runs if it exists)
-#   BENCH_RUNS               ktap2junit runs per mode; the fastest counts
-#                            (default 10: on a shared host single runs
-#                            vary by +-30 %; kunit.py runs once, its 10 s
-#                            average out such noise)
+#   BENCH_RUNS               ktap2junit runs per mode (default 10: on a
+#                            shared host single runs vary by +-30 %); the
+#                            fastest and the median are printed; kunit.py
+#                            runs once, its 10 s average out such noise
 
 set -euo pipefail
 
@@ -128,28 +128,31 @@ print(f"{time.perf_counter() - t:.3f} {r.returncode}")
 	RSS_MB=$(awk '{ v = $1 } END { printf "%.1f", v / 1024 }' "$TMP/rss.$name")
 	echo "  $name: ${SECS}s, peak RSS ${RSS_MB} MB, exit $status"
 }
-# best NAME CMD...: measure CMD BENCH_RUNS times, keep the fastest run
+# best NAME CMD...: measure CMD BENCH_RUNS times; SECS and RSS_MB are those
+# of the fastest run, MED_SECS the median time
 best() {
-	local name=$1 i b_secs="" b_rss=""
+	local name=$1 i b_secs="" b_rss="" all=""
 	shift
 	for i in $(seq "$BENCH_RUNS"); do
 		measure "$name" "$@"
+		all="$all $SECS"
 		if [ -z "$b_secs" ] || awk -v a="$SECS" -v b="$b_secs" 'BEGIN { exit !(a < b) }'; then
 			b_secs=$SECS b_rss=$RSS_MB
 		fi
 	done
+	MED_SECS=$(printf '%s\n' $all | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
 	SECS=$b_secs RSS_MB=$b_rss
-	echo "  $name: fastest of $BENCH_RUNS: ${SECS}s, peak RSS ${RSS_MB} MB"
+	echo "  $name: fastest of $BENCH_RUNS: ${SECS}s, median ${MED_SECS}s, peak RSS ${RSS_MB} MB"
 }
 rate() { awk -v mb="$1" -v s="$2" 'BEGIN { if (s <= 0) s = 0.001; printf "%.0f", mb / s }'; }
 
 echo "load before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "ktap2junit (JUnit) on the full log:"
 best ktap2junit "$BIN" -q -o "$TMP/out.xml" "$LOG"
-K_SECS=$SECS K_RSS=$RSS_MB
+K_SECS=$SECS K_RSS=$RSS_MB K_MED=$MED_SECS
 echo "ktap2junit --json on the full log:"
 best ktap2junit_json "$BIN" -q --json -o "$TMP/out.json" "$LOG"
-KJ_SECS=$SECS KJ_RSS=$RSS_MB
+KJ_SECS=$SECS KJ_RSS=$RSS_MB KJ_MED=$MED_SECS
 
 if [ ! -f "$KUNIT" ] || ! command -v python3 >/dev/null 2>&1; then
 	echo "kunit.py not found at $KUNIT (or no python3): ktap2junit only"
@@ -163,7 +166,7 @@ if [ -s "$TMP/kunit.json" ]; then
 	P_SECS=$SECS P_RSS=$RSS_MB P_MB=$MB
 	cmp -s "$TMP/kunit.json" "$TMP/out.json" && echo "  JSON output identical to ktap2junit --json" ||
 		echo "  NOTE: JSON differs from ktap2junit --json"
-	KS_SECS=$KJ_SECS SLICE="full log"
+	KS_SECS=$KJ_SECS KS_MED=$KJ_MED SLICE="full log"
 else
 	echo "  kunit.py did not finish in ${KUNIT_TIMEOUT}s: timing both on a 10 MB slice"
 	head -c 10000000 "$LOG" >"$TMP/slice.log"
@@ -171,17 +174,18 @@ else
 	measure kunit_slice python3 "$KUNIT" parse --json="$TMP/kunit.json" "$TMP/slice.log"
 	P_SECS=$SECS P_RSS=$RSS_MB
 	best ktap2junit_slice "$BIN" -q --json -o "$TMP/out.json" "$TMP/slice.log"
-	KS_SECS=$SECS SLICE="10 MB slice"
+	KS_SECS=$SECS KS_MED=$MED_SECS SLICE="10 MB slice"
 fi
 
 echo
 echo "RESULT ($(date +%F), $(nproc) cores, log $MB MB, load average $(cut -d' ' -f1-3 /proc/loadavg)):"
-echo "  ktap2junit JUnit : $(rate "$MB" "$K_SECS") MB/s (${K_SECS}s), peak RSS $K_RSS MB"
-echo "  ktap2junit --json: $(rate "$MB" "$KJ_SECS") MB/s (${KJ_SECS}s), peak RSS $KJ_RSS MB"
+echo "  ktap2junit JUnit : $(rate "$MB" "$K_SECS") MB/s (fastest ${K_SECS}s, median ${K_MED}s), peak RSS $K_RSS MB"
+echo "  ktap2junit --json: $(rate "$MB" "$KJ_SECS") MB/s (fastest ${KJ_SECS}s, median ${KJ_MED}s), peak RSS $KJ_RSS MB"
 echo "  kunit.py --json  : $(rate "$P_MB" "$P_SECS") MB/s (${P_SECS}s on the $SLICE), peak RSS $P_RSS MB"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) b = 0.001; printf "%.0fx", a / b }'; }
 if [ "$SLICE" = "full log" ]; then
-	echo "  speed ratio (kunit.py time / ktap2junit --json time, full log): $(awk -v a="$P_SECS" -v b="$KS_SECS" 'BEGIN { if (b <= 0) b = 0.001; printf "%.0fx", a / b }')"
-	echo "  speed ratio (kunit.py time / ktap2junit JUnit time, full log): $(awk -v a="$P_SECS" -v b="$K_SECS" 'BEGIN { if (b <= 0) b = 0.001; printf "%.0fx", a / b }')"
+	echo "  speed ratio, kunit.py time / ktap2junit --json time: $(ratio "$P_SECS" "$KS_SECS") (fastest), $(ratio "$P_SECS" "$KS_MED") (median)"
+	echo "  speed ratio, kunit.py time / ktap2junit JUnit time:  $(ratio "$P_SECS" "$K_SECS") (fastest), $(ratio "$P_SECS" "$K_MED") (median)"
 else
-	echo "  speed ratio on the 10 MB slice: $(awk -v a="$P_SECS" -v b="$KS_SECS" 'BEGIN { if (b <= 0) b = 0.001; printf "%.0fx", a / b }') (ktap2junit's time on a 10 MB slice is dominated by start-up; MB/s above are the honest comparison)"
+	echo "  speed ratio on the 10 MB slice: $(ratio "$P_SECS" "$KS_SECS") (fastest), $(ratio "$P_SECS" "$KS_MED") (median) (ktap2junit's time on a 10 MB slice is dominated by start-up; MB/s above are the honest comparison)"
 fi
