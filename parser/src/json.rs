@@ -57,33 +57,10 @@ pub fn status_str(s: Status) -> &'static str {
 }
 
 /// Whether `b` is printable ASCII without `"` and `\\` (a JSON string that
-/// needs no escaping).  Eight bytes at a time: names are short, but so is
-/// the budget per test.
+/// needs no escaping).
 #[inline]
 fn is_plain(b: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // High bit set in a byte of the result where that byte of `x` is zero.
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        // Below 0x20: (x - 0x20 in each byte) borrows into the high bit for
-        // bytes < 0x20 (when no byte is >= 0x80, checked by `x & HIGH`).
-        let low = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
-        let bad = (x & HIGH)
-            | low
-            | zero(x ^ (u64::from(b'"') * ONES))
-            | zero(x ^ (u64::from(b'\\') * ONES))
-            | zero(x ^ (0x7f * ONES));
-        if bad != 0 {
-            return false;
-        }
-    }
-    chunks
-        .remainder()
-        .iter()
-        .all(|&c| (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\')
+    crate::plain::is_plain_ascii(b, [b'"', b'\\'])
 }
 
 /// Output buffer: the document is built in a `Vec<u8>` that is handed to

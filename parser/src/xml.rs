@@ -56,36 +56,10 @@ pub fn cdata(s: &str) -> String {
 
 /// Whether `b` can be an attribute value as it is: printable ASCII without
 /// `<`, `>`, `&`, `'` and `"` (neither [`text`] nor quick-xml's attribute
-/// escaping would change it).  Eight bytes at a time: most names are plain,
-/// and two of them are written for every test case.
+/// escaping would change it).
 #[inline]
 pub fn is_plain_attr(b: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // High bit set (somewhere) iff a byte of `x` is zero.
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let plain = |c: &[u8]| {
-        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        // Bytes below 0x20 borrow into their high bit (when no byte is
-        // 0x80 or above, which `x & HIGH` rules out).
-        let low = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
-        let bad = (x & HIGH)
-            | low
-            | zero(x ^ (u64::from(b'<') * ONES))
-            | zero(x ^ (u64::from(b'>') * ONES))
-            | zero(x ^ (u64::from(b'&') * ONES))
-            | zero(x ^ (u64::from(b'\'') * ONES))
-            | zero(x ^ (u64::from(b'"') * ONES))
-            | zero(x ^ (0x7f * ONES));
-        bad == 0
-    };
-    if b.len() < 8 {
-        return b.iter().all(|&c| {
-            (0x20..0x7f).contains(&c) && !matches!(c, b'<' | b'>' | b'&' | b'\'' | b'"')
-        });
-    }
-    // Whole words, then the last eight bytes (overlapping the last word).
-    b.chunks_exact(8).all(plain) && plain(&b[b.len() - 8..])
+    crate::plain::is_plain_ascii(b, [b'<', b'>', b'&', b'\'', b'"'])
 }
 
 #[cfg(test)]
