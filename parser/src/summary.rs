@@ -24,17 +24,6 @@ impl Failures {
         Self::default()
     }
 
-    /// The failures of all runs of a parsed report.
-    pub fn of_report(report: &Report) -> Self {
-        let mut f = Failures::new();
-        for run in report.runs() {
-            for t in &run.subtests {
-                f.add(t);
-            }
-        }
-        f
-    }
-
     /// A top-level test (a subtest of a run), in input order.
     pub fn add(&mut self, t: &Test) {
         collect(t, "", &mut self.names, SHOWN + 1);

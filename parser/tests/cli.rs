@@ -275,14 +275,7 @@ fn cli_junit_is_junit_reports_junit() {
             .iter()
             .flat_map(|p| parse_file(p, keep_all_logs).runs)
             .collect();
-        let mut out = Vec::new();
-        ktap2junit::junit::write_junit_reference(
-            &mut out,
-            &runs,
-            &ktap2junit::junit::JunitOptions::default(),
-        )
-        .expect("write reference JUnit");
-        out
+        reference_junit(&runs)
     };
     for p in &paths {
         let cli = run(&["-q", p.to_str().expect("path")], None);
@@ -329,13 +322,7 @@ fn large_reports_are_spooled_unchanged() {
         log.push_str(&format!("not ok {s} suite_{s}\n"));
     }
     let parsed = ktap2junit::parse_str(&log);
-    let mut expected = Vec::new();
-    ktap2junit::junit::write_junit_reference(
-        &mut expected,
-        &parsed.runs,
-        &ktap2junit::junit::JunitOptions::default(),
-    )
-    .expect("write reference JUnit");
+    let expected = reference_junit(&parsed.runs);
     assert!(expected.len() > 5 << 20, "{} bytes", expected.len());
     let path = temp_path("large.log");
     std::fs::write(&path, &log).expect("write log");

@@ -192,6 +192,16 @@ fn diagnostics(t: &Test) -> String {
     msg
 }
 
+/// [`diagnostics`], or `fallback` when there are none.
+fn diagnostics_or(t: &Test, fallback: &'static str) -> Cow<'static, str> {
+    let msg = diagnostics(t);
+    if msg.is_empty() {
+        Cow::Borrowed(fallback)
+    } else {
+        Cow::Owned(msg)
+    }
+}
+
 fn case_name(t: &Test) -> Cow<'_, str> {
     if t.missing {
         Cow::Owned(format!("test {} (missing)", t.number))
@@ -285,15 +295,10 @@ fn case_fields<'a>(c: &Case<'a>) -> CaseFields<'a> {
     let t = c.test;
     let outcome = outcome(c);
     let (type_, message): (&'static str, Cow<'a, str>) = match (c.kind, outcome) {
-        (Kind::SuiteFailure, _) => {
-            let msg = diagnostics(t);
-            let msg = if msg.is_empty() {
-                Cow::Borrowed("suite reported not ok, but none of its subtests failed")
-            } else {
-                Cow::Owned(msg)
-            };
-            ("suite-failure", msg)
-        }
+        (Kind::SuiteFailure, _) => (
+            "suite-failure",
+            diagnostics_or(t, "suite reported not ok, but none of its subtests failed"),
+        ),
         (Kind::SuiteCrash, _) => (
             "crashed",
             Cow::Borrowed(
@@ -301,15 +306,7 @@ fn case_fields<'a>(c: &Case<'a>) -> CaseFields<'a> {
             ),
         ),
         (_, Outcome::Pass) => ("", Cow::Borrowed("")),
-        (_, Outcome::Failure) => {
-            let msg = diagnostics(t);
-            let msg = if msg.is_empty() {
-                Cow::Borrowed("not ok")
-            } else {
-                Cow::Owned(msg)
-            };
-            ("failure", msg)
-        }
+        (_, Outcome::Failure) => ("failure", diagnostics_or(t, "not ok")),
         (_, Outcome::Skipped) => {
             let reason = if t.status == Status::NoTests {
                 "no tests run"

@@ -21,7 +21,7 @@ use crate::xml;
 
 /// The junit-report test case for `f`.
 pub(super) fn test_case(f: &CaseFields<'_>) -> TestCase {
-    let time = Duration::milliseconds(i64::try_from(f.time_ms).unwrap_or(i64::MAX));
+    let time = duration(f.time_ms);
     let name = xml::text(&f.name);
     let message = xml::text(&f.message);
     let mut tc = match f.outcome {
@@ -41,8 +41,25 @@ pub(super) fn test_case(f: &CaseFields<'_>) -> TestCase {
     tc
 }
 
-fn invalid(msg: &str) -> io::Error {
+/// A test case's `time` as junit-report takes it.
+pub(super) fn duration(ms: u64) -> Duration {
+    Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
+/// junit-report wrote something this crate cannot take apart.
+pub(super) fn invalid(msg: impl std::fmt::Display) -> io::Error {
     io::Error::other(format!("unexpected junit-report output: {msg}"))
+}
+
+/// What junit-report writes for a report of this one suite.
+pub(super) fn render(suite: TestSuite) -> io::Result<String> {
+    let mut report = Report::new();
+    report.add_testsuite(suite);
+    let mut buf = Vec::new();
+    report
+        .write_xml(&mut buf)
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    String::from_utf8(buf).map_err(|_| invalid("not UTF-8"))
 }
 
 /// Write one `<testsuite>` through junit-report, fixing up its `id` and
@@ -55,13 +72,7 @@ fn write_suite<W: Write + ?Sized>(
     id: usize,
     ms: u64,
 ) -> io::Result<()> {
-    let mut report = Report::new();
-    report.add_testsuite(suite);
-    let mut buf = Vec::new();
-    report
-        .write_xml(&mut buf)
-        .map_err(|e| io::Error::other(e.to_string()))?;
-    let s = String::from_utf8(buf).map_err(|_| invalid("not UTF-8"))?;
+    let s = render(suite)?;
     let start = s
         .find("<testsuite ")
         .ok_or_else(|| invalid("no <testsuite>"))?;

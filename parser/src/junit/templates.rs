@@ -21,9 +21,9 @@
 use std::cell::OnceCell;
 use std::io;
 
-use junit_report::{Duration, OffsetDateTime, Report, TestSuite};
+use junit_report::{OffsetDateTime, TestSuite};
 
-use super::reference::test_case;
+use super::reference::{duration, invalid, render, test_case};
 use super::{CaseFields, Outcome, Totals, fmt_ms};
 use crate::xml;
 
@@ -138,26 +138,9 @@ fn case_index(outcome: Outcome, out: bool) -> usize {
     outcome as usize * 2 + usize::from(out)
 }
 
-fn invalid(msg: String) -> io::Error {
-    io::Error::other(format!("unexpected junit-report output: {msg}"))
-}
-
 /// junit-report's text of a test case's `time` (`f64` seconds).
 fn junit_time(ms: u64) -> String {
-    Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX))
-        .as_seconds_f64()
-        .to_string()
-}
-
-/// What junit-report writes for a report of one suite.
-fn render(suite: TestSuite) -> io::Result<String> {
-    let mut report = Report::new();
-    report.add_testsuite(suite);
-    let mut buf = Vec::new();
-    report
-        .write_xml(&mut buf)
-        .map_err(|e| io::Error::other(e.to_string()))?;
-    String::from_utf8(buf).map_err(|_| invalid("not UTF-8".to_owned()))
+    duration(ms).as_seconds_f64().to_string()
 }
 
 /// The part of `xml` from `start` up to the last `</testsuite>`.

@@ -80,6 +80,19 @@ pub fn parse_file(path: &Path, keep_all_logs: bool) -> Parsed {
     parsed
 }
 
+/// What junit-report itself writes for these runs with the default options
+/// (the reference the CLI's JUnit must equal byte for byte).
+pub fn reference_junit(runs: &[Test]) -> Vec<u8> {
+    let mut out = Vec::new();
+    ktap2junit::junit::write_junit_reference(
+        &mut out,
+        runs,
+        &ktap2junit::junit::JunitOptions::default(),
+    )
+    .expect("write reference JUnit");
+    out
+}
+
 /// Render a tree as `name STATUS passed/failed/crashed/skipped/errors [skip=reason]`,
 /// two spaces of indentation per level (the format of the expectations).
 pub fn render(t: &Test) -> String {
