@@ -854,6 +854,16 @@ impl Lexer {
         self.generation
     }
 
+    /// A lexer in the same state (for tests: the state changes as lines
+    /// are lexed).
+    #[cfg(test)]
+    fn clone_state(&self) -> Lexer {
+        Lexer {
+            prefix: self.prefix.clone(),
+            generation: self.generation,
+        }
+    }
+
     /// A snapshot of the state.
     pub fn state(&self) -> LexerState {
         LexerState(self.prefix.clone())
@@ -879,7 +889,49 @@ impl Lexer {
     /// is idle and the line contains `TAP version ` (see
     /// [`VERSION_MARKER`]).  The result does not borrow the line.
     pub fn lex_ahead(&mut self, raw: &str, pre: Prelexed) -> Token {
+        if let Some(token) = self.log_line_ahead(raw, pre) {
+            return token;
+        }
         Token::of(raw, &self.lex_prelexed(raw, pre, false))
+    }
+
+    /// The commonest line, lexed ahead without the general path: a log
+    /// line of a run whose prefix is kernel tokens (a boot log or dmesg),
+    /// whose first character after the prefix and the indentation cannot
+    /// start a KTAP line.  `None` for every other line.  Gives exactly
+    /// `Token::of(raw, &self.lex_prelexed(raw, pre, false))` (tested).
+    #[inline]
+    fn log_line_ahead(&self, raw: &str, pre: Prelexed) -> Option<Token> {
+        let structural_ws = self.prefix.as_ref()?.structural_ws?;
+        let (tokens, timestamp) = pre.tokens?;
+        if pre.end_marker {
+            return None;
+        }
+        let line = raw.as_bytes().get(..pre.len)?;
+        let rest = line.get(tokens..)?;
+        // The prefix's whitespace (at most `structural_ws` characters).
+        let mut cut = 0;
+        while cut < structural_ws && rest.get(cut).copied().is_some_and(is_ascii_py_space) {
+            cut += 1;
+        }
+        let text = &rest[cut..];
+        let mut ws = 0;
+        while text.get(ws).copied().is_some_and(is_ascii_py_space) {
+            ws += 1;
+        }
+        // A non-ASCII byte may be Unicode whitespace: the general path.
+        match text.get(ws) {
+            None | Some(b'K' | b'T' | b'#' | b'1' | b'o' | b'n' | 0x80..) => return None,
+            Some(_) => {}
+        }
+        // Lines are at most MAX_LINE_BYTES (1 MiB) long.
+        Some(Token {
+            kind: TokenKind::Diagnostic,
+            text: ((tokens + cut) as u32, pre.len as u32),
+            indent: ws,
+            timestamp,
+            malformed_result: false,
+        })
     }
 
     fn lexed<'a>(line: Line<'a>, text: &'a str, timestamp: Option<u64>) -> Lexed<'a> {
@@ -1173,6 +1225,76 @@ mod tests {
             )
         ) {
             check_fast_paths(&parts.concat());
+        }
+    }
+
+    /// Lex `lines` ahead after `start`, with and without the log-line fast
+    /// path: the same tokens.
+    fn check_log_line_fast_path(start: &str, lines: &[&str]) {
+        let mut lx = Lexer::new();
+        lx.lex(start, true);
+        for line in lines {
+            let pre = prelex(line);
+            let general = Token::of(line, &lx.clone_state().lex_prelexed(line, pre, false));
+            assert_eq!(lx.lex_ahead(line, pre), general, "{start:?} then {line:?}");
+        }
+    }
+
+    #[test]
+    fn log_line_fast_path_agrees_with_the_general_path() {
+        let lines = [
+            "[    1.000000] foo: bar",
+            "[    1.000000]     foo: bar ",
+            "[    1.000000]  \t  x",
+            "[    1.000000]\u{a0}x",
+            "[    1.000000] \u{a0}x",
+            "[    1.000000] \u{e9}",
+            "[    1.000000]  ",
+            "[    1.000000]",
+            "[    1.000000] ok 1 a",
+            "[    1.000000]     not ok 1 a",
+            "[    1.000000] # Subtest: a",
+            "[    1.000000] 1..2",
+            "[    1.000000] KTAP version 1",
+            "[    1.000000] TAP version 14",
+            "[    1.000000] x reboot: System halted",
+            "[    2.5] x",
+            "[    1.000000][  T1] x",
+            "<6>[    1.000000] x",
+            "x",
+            "",
+        ];
+        for start in [
+            "[    0.500000] KTAP version 1",
+            "[    0.500000]   KTAP version 1",
+            "[    0.500000]KTAP version 1",
+            "<6>[    0.500000] KTAP version 1",
+            "prefix: KTAP version 1",
+            "KTAP version 1",
+        ] {
+            check_log_line_fast_path(start, &lines);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn log_line_fast_path_agrees_on_line_soup(
+            start in proptest::sample::select(vec![
+                "[    0.500000] KTAP version 1",
+                "[    0.500000]  KTAP version 1",
+                "<6>[    0.500000] KTAP version 1",
+                "[    0.500000][  T1] KTAP version 1",
+            ]),
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "ok", "not ok", " ", "1", "-", ":", "#", " # ", "x", "K", "T", "o",
+                    "n", "[    1.000000]", "[    1.000000] ", "[  T1]", "<6>", "\t",
+                    "\u{a0}", "\u{e9}", "reboot: System halted", "TAP version 1",
+                ]),
+                0..8,
+            )
+        ) {
+            check_log_line_fast_path(start, &[&parts.concat()]);
         }
     }
 

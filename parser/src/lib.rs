@@ -9,6 +9,7 @@
 pub mod json;
 pub mod junit;
 pub mod lexer;
+mod newlines;
 mod plain;
 pub mod summary;
 mod threaded;

@@ -21,10 +21,13 @@
 //! [`crate::parse_reader`].
 
 use std::collections::BTreeMap;
+
+use aho_corasick::packed;
 use std::io::{self, Read};
 use std::sync::{Condvar, Mutex, PoisonError, mpsc};
 
 use crate::lexer::{self, Lexer, LexerState, Token, prelex_marked};
+use crate::newlines::Newlines;
 use crate::tree::{Options, Parsed, Test};
 use crate::{LineSink, MAX_LINE_BYTES, lines_to_string};
 
@@ -57,8 +60,8 @@ struct Chunk {
     seq: u64,
     /// The lines, each followed by `\n` (invalid UTF-8 already replaced).
     text: String,
-    /// Each line of `text`: its start and end, and its token lexed ahead.
-    lines: Vec<(u32, u32, Token)>,
+    /// Each line of `text`, lexed ahead.
+    lines: Vec<ChunkLine>,
     /// The lexer state the worker started this chunk from.
     start: LexerState,
     /// (line index, state after it) for every line after which the
@@ -66,6 +69,20 @@ struct Chunk {
     states: Vec<(usize, LexerState)>,
     /// Lines of this chunk that were truncated.
     truncated: u64,
+}
+
+/// A line of a [`Chunk`].
+#[derive(Debug, Clone, Copy)]
+struct ChunkLine {
+    /// Byte range of the line in the chunk's text (without its `\n`; a
+    /// chunk is at most CHUNK + MAX_LINE_BYTES + 1 bytes long).
+    start: u32,
+    end: u32,
+    /// The line contains [`lexer::VERSION_MARKER`]: its lexing depends on
+    /// whether the tree builder is idle (see [`Lexer::lex_ahead`]).
+    version_marker: bool,
+    /// The token lexed ahead.
+    token: Token,
 }
 
 /// What the workers send to the tree-building thread.
@@ -117,39 +134,42 @@ struct Shared<R> {
 /// `Shared::known` after a worker panicked: the others stop waiting.
 const FAILED: u64 = u64::MAX;
 
-/// Positions of the end markers (and, for several workers, of
-/// [`lexer::VERSION_MARKER`]) in a chunk, searched for in the whole chunk at
-/// once (a search per line costs a setup per line).
+/// Positions of the end markers and of [`lexer::VERSION_MARKER`] in a
+/// chunk, all found in one pass over the whole chunk (a search per line
+/// costs a setup per line, and a search per marker a pass per marker).
 struct Markers {
-    end: [memchr::memmem::Finder<'static>; 3],
-    version: memchr::memmem::Finder<'static>,
+    /// The end markers (patterns 0, 1, 2) and the version marker (3).
+    searcher: packed::Searcher,
     end_at: Vec<usize>,
     version_at: Vec<usize>,
 }
 
 impl Markers {
     fn new() -> Self {
+        let [a, b, c] = lexer::END_MARKERS;
+        // The markers cannot overlap each other (no suffix of one is a
+        // prefix of another), so the non-overlapping matches of all four
+        // at once are those of each alone.
+        let searcher = packed::Searcher::new([a, b, c, lexer::VERSION_MARKER])
+            .expect("four short literal patterns always build");
         Markers {
-            end: lexer::END_MARKERS.map(memchr::memmem::Finder::new),
-            version: memchr::memmem::Finder::new(lexer::VERSION_MARKER),
+            searcher,
             end_at: Vec::new(),
             version_at: Vec::new(),
         }
     }
 
-    /// Find the end markers in `text`.
-    fn find_end(&mut self, text: &[u8]) {
+    /// Find the markers in `text`.
+    fn find(&mut self, text: &[u8]) {
         self.end_at.clear();
-        for f in &self.end {
-            self.end_at.extend(f.find_iter(text));
-        }
-        self.end_at.sort_unstable();
-    }
-
-    /// Find the version markers in `text`.
-    fn find_version(&mut self, text: &[u8]) {
         self.version_at.clear();
-        self.version_at.extend(self.version.find_iter(text));
+        for m in self.searcher.find_iter(text) {
+            if m.pattern().as_usize() < lexer::END_MARKERS.len() {
+                self.end_at.push(m.start());
+            } else {
+                self.version_at.push(m.start());
+            }
+        }
     }
 }
 
@@ -237,7 +257,6 @@ pub(crate) fn parse_with_workers<R: Read + Send + 'static>(
     drop(shared);
 
     let mut sink = LineSink::new(opts);
-    let version = memchr::memmem::Finder::new(lexer::VERSION_MARKER);
     // Chunks that arrived before their turn.
     let mut early: BTreeMap<u64, Msg> = BTreeMap::new();
     let mut next = 0;
@@ -261,7 +280,7 @@ pub(crate) fn parse_with_workers<R: Read + Send + 'static>(
         };
         match msg {
             Msg::Chunk(chunk) => {
-                build(&mut sink, &chunk, &version);
+                build(&mut sink, &chunk);
                 sink.hand_over(on_test);
                 // Hand the buffers back (never blocks: there are at most
                 // `chunks` of them).
@@ -275,23 +294,16 @@ pub(crate) fn parse_with_workers<R: Read + Send + 'static>(
 }
 
 /// Feed the lines of `chunk` to the tree builder, using the worker's tokens
-/// where its lexer state is known to equal ours.  The tree builder itself
-/// finds the lines with a [`lexer::VERSION_MARKER`] (with `version`): only
-/// it needs to know them (with one worker), and the worker has more to do.
-fn build(sink: &mut LineSink, chunk: &Chunk, version: &memchr::memmem::Finder<'_>) {
-    let mut versions = version.find_iter(chunk.text.as_bytes());
-    let mut next_version = versions.next().unwrap_or(usize::MAX);
+/// where its lexer state is known to equal ours.
+fn build(sink: &mut LineSink, chunk: &Chunk) {
     // The worker's lexer state before the current line, and whether ours is
     // the same (then the worker's tokens are ours).
     let mut ahead = chunk.start.clone();
     let mut in_step = sink.lexer.is_in(&ahead);
     let mut states = chunk.states.iter().peekable();
-    for (i, &(start, end, token)) in chunk.lines.iter().enumerate() {
-        let raw = &chunk.text[start as usize..end as usize];
-        let version_marker = next_version < end as usize;
-        while next_version < end as usize {
-            next_version = versions.next().unwrap_or(usize::MAX);
-        }
+    for (i, line) in chunk.lines.iter().enumerate() {
+        let raw = &chunk.text[line.start as usize..line.end as usize];
+        let (version_marker, token) = (line.version_marker, line.token);
         let changed = states.next_if(|(at, _)| *at == i).map(|(_, st)| st);
         if let Some(st) = changed {
             ahead.clone_from(st);
@@ -434,7 +446,7 @@ fn lex_chunk<R>(
     markers: &mut Markers,
     chunk: &mut Chunk,
 ) -> bool {
-    markers.find_end(chunk.text.as_bytes());
+    markers.find(chunk.text.as_bytes());
     if shared.workers == 1 {
         // The previous chunk was this worker's: its lexer is in the state
         // after it.
@@ -445,23 +457,24 @@ fn lex_chunk<R>(
     let text = chunk.text.as_str();
     chunk.lines.clear();
     chunk.states.clear();
-    let mut ends = markers.end_at.iter().copied();
-    let mut next_end = ends.next().unwrap_or(usize::MAX);
+    let (mut next_end, mut next_version) = (0, 0);
     let mut start = 0;
-    for nl in memchr::memchr_iter(b'\n', text.as_bytes()) {
+    for nl in Newlines::new(text.as_bytes()) {
         let raw = &text[start..nl];
-        let end_marker = next_end < nl;
-        while next_end < nl {
-            next_end = ends.next().unwrap_or(usize::MAX);
-        }
+        let end_marker = any_before(&markers.end_at, &mut next_end, nl);
+        let version_marker = any_before(&markers.version_at, &mut next_version, nl);
         let pre = prelex_marked(raw, end_marker);
         let generation = lexer.generation();
         let token = lexer.lex_ahead(raw, pre);
         if lexer.generation() != generation {
             chunk.states.push((chunk.lines.len(), lexer.state()));
         }
-        // A chunk is at most CHUNK + MAX_LINE_BYTES + 1 bytes long.
-        chunk.lines.push((start as u32, nl as u32, token));
+        chunk.lines.push(ChunkLine {
+            start: start as u32,
+            end: nl as u32,
+            version_marker,
+            token,
+        });
         start = nl + 1;
     }
     true
@@ -477,7 +490,6 @@ fn start_from_known<R>(
     chunk: &mut Chunk,
 ) -> bool {
     let text = chunk.text.as_str();
-    markers.find_version(text.as_bytes());
     let mut guard = PublishGuard {
         known: &shared.known,
         advanced: &shared.advanced,

@@ -565,6 +565,16 @@ impl TreeBuilder {
     /// Feed the next line; `line_no` is its 1-based number in the input.
     pub fn feed(&mut self, lexed: &Lexed<'_>, line_no: u64) {
         self.line_no = line_no;
+        if let Line::Diagnostic = lexed.line
+            && !lexed.malformed_result
+            && self.log_between_subtests(lexed.text)
+        {
+            if lexed.timestamp.is_some() {
+                self.last_ts = lexed.timestamp;
+            }
+            self.last_was_result = false;
+            return;
+        }
         if lexed.malformed_result {
             self.warn(format!(
                 "malformed result line treated as a diagnostic: {}",
@@ -582,6 +592,22 @@ impl TreeBuilder {
                 self.last_result_name.clear();
                 self.last_result_name.push_str(r.plain_name);
             }
+        }
+    }
+
+    /// The commonest line, without the state machine's dispatch: a log line
+    /// while the innermost test waits for its next subtest within its plan
+    /// goes to that subtest's log, as [`TreeBuilder::step_loop`] would put
+    /// it.  `false` (nothing done) in every other state.
+    #[inline]
+    fn log_between_subtests(&mut self, text: &str) -> bool {
+        let cap = self.opts.max_log_bytes;
+        match self.stack.last_mut() {
+            Some(f) if f.phase == Phase::Loop && f.expected.is_none_or(|n| f.test_num <= n) => {
+                f.pending.push(text, cap);
+                true
+            }
+            _ => false,
         }
     }
 
