@@ -785,6 +785,19 @@ impl Token {
         }
     }
 
+    /// Byte range of the line's text (the line without its prefix) in the
+    /// line.
+    #[inline]
+    pub fn text_range(&self) -> (u32, u32) {
+        self.text
+    }
+
+    /// The line's printk timestamp in microseconds, if it had one.
+    #[inline]
+    pub fn timestamp(&self) -> Option<u64> {
+        self.timestamp
+    }
+
     /// The lexed line again (`raw` must be the line the token was made of).
     #[inline]
     pub fn lexed<'a>(&self, raw: &'a str) -> Lexed<'a> {
@@ -889,10 +902,18 @@ impl Lexer {
     /// is idle and the line contains `TAP version ` (see
     /// [`VERSION_MARKER`]).  The result does not borrow the line.
     pub fn lex_ahead(&mut self, raw: &str, pre: Prelexed) -> Token {
-        if let Some(token) = self.log_line_ahead(raw, pre) {
-            return token;
+        self.lex_ahead_log(raw, pre).0
+    }
+
+    /// [`Lexer::lex_ahead`], and whether the line is a plain log line: a
+    /// [`Line::Diagnostic`] whose first character after the indentation is
+    /// ASCII and not `#` (so it is no KTAP attribute either).
+    #[inline]
+    pub fn lex_ahead_log(&mut self, raw: &str, pre: Prelexed) -> (Token, bool) {
+        match self.log_line_ahead(raw, pre) {
+            Some(token) => (token, true),
+            None => (Token::of(raw, &self.lex_prelexed(raw, pre, false)), false),
         }
-        Token::of(raw, &self.lex_prelexed(raw, pre, false))
     }
 
     /// The commonest line, lexed ahead without the general path: a log

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 
 use aho_corasick::packed;
 use std::io::{self, Read};
-use std::sync::{Condvar, Mutex, PoisonError, mpsc};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
 
 use crate::lexer::{self, Lexer, LexerState, Token, prelex_marked};
 use crate::newlines::Newlines;
@@ -59,7 +59,9 @@ struct Chunk {
     /// Position in the input (0, 1, 2, ...).
     seq: u64,
     /// The lines, each followed by `\n` (invalid UTF-8 already replaced).
-    text: String,
+    /// Shared with the tree builder while it builds from the chunk (it
+    /// keeps log lines as ranges of it, see [`crate::tree::TreeBuilder::log_span`]).
+    text: Arc<String>,
     /// Each line of `text`, lexed ahead.
     lines: Vec<ChunkLine>,
     /// The lexer state the worker started this chunk from.
@@ -81,6 +83,8 @@ struct ChunkLine {
     /// The line contains [`lexer::VERSION_MARKER`]: its lexing depends on
     /// whether the tree builder is idle (see [`Lexer::lex_ahead`]).
     version_marker: bool,
+    /// The token is that of a plain log line (see [`Lexer::lex_ahead_log`]).
+    plain_log: bool,
     /// The token lexed ahead.
     token: Token,
 }
@@ -296,13 +300,15 @@ pub(crate) fn parse_with_workers<R: Read + Send + 'static>(
 /// Feed the lines of `chunk` to the tree builder, using the worker's tokens
 /// where its lexer state is known to equal ours.
 fn build(sink: &mut LineSink, chunk: &Chunk) {
+    let text = Arc::clone(&chunk.text);
+    sink.builder.enter_chunk(Arc::clone(&text));
     // The worker's lexer state before the current line, and whether ours is
     // the same (then the worker's tokens are ours).
     let mut ahead = chunk.start.clone();
     let mut in_step = sink.lexer.is_in(&ahead);
     let mut states = chunk.states.iter().peekable();
     for (i, line) in chunk.lines.iter().enumerate() {
-        let raw = &chunk.text[line.start as usize..line.end as usize];
+        let raw = &text[line.start as usize..line.end as usize];
         let (version_marker, token) = (line.version_marker, line.token);
         let changed = states.next_if(|(at, _)| *at == i).map(|(_, st)| st);
         if let Some(st) = changed {
@@ -313,6 +319,17 @@ fn build(sink: &mut LineSink, chunk: &Chunk) {
         if in_step && !(idle && version_marker) {
             if changed.is_some() {
                 sink.lexer.set_state(&ahead);
+            }
+            if line.plain_log {
+                let (start, end) = token.text_range();
+                if sink.builder.log_span(
+                    line.start + start,
+                    line.start + end,
+                    token.timestamp(),
+                    sink.line_no,
+                ) {
+                    continue;
+                }
             }
             sink.builder.feed(&token.lexed(raw), sink.line_no);
         } else {
@@ -325,6 +342,7 @@ fn build(sink: &mut LineSink, chunk: &Chunk) {
             in_step = sink.lexer.is_in(&ahead);
         }
     }
+    sink.builder.leave_chunk();
     sink.truncated_lines += chunk.truncated;
 }
 
@@ -344,7 +362,7 @@ fn work<R: Read>(shared: &Shared<R>, tx: &mpsc::SyncSender<Msg>) {
             }
             read_chunk(&mut input, &mut chunk)
         };
-        chunk.text = lines_to_string(buf, &mut chunk.truncated);
+        chunk.text = Arc::new(lines_to_string(buf, &mut chunk.truncated));
         if !lex_chunk(shared, &mut lexer, &mut markers, &mut chunk) {
             return;
         }
@@ -369,7 +387,11 @@ fn read_chunk<R: Read>(input: &mut Input<R>, chunk: &mut Chunk) -> (Vec<u8>, End
     chunk.seq = input.seq;
     input.seq += 1;
     chunk.truncated = 0;
-    let mut buf = std::mem::take(&mut chunk.text).into_bytes();
+    // The tree builder has let go of the text (a copy if it had not).
+    let text = std::mem::take(&mut chunk.text);
+    let mut buf = Arc::try_unwrap(text)
+        .unwrap_or_else(|shared| String::clone(&shared))
+        .into_bytes();
     buf.clear();
     buf.reserve(CHUNK + input.carry.len());
     buf.extend_from_slice(&input.carry);
@@ -465,7 +487,7 @@ fn lex_chunk<R>(
         let version_marker = any_before(&markers.version_at, &mut next_version, nl);
         let pre = prelex_marked(raw, end_marker);
         let generation = lexer.generation();
-        let token = lexer.lex_ahead(raw, pre);
+        let (token, plain_log) = lexer.lex_ahead_log(raw, pre);
         if lexer.generation() != generation {
             chunk.states.push((chunk.lines.len(), lexer.state()));
         }
@@ -473,6 +495,7 @@ fn lex_chunk<R>(
             start: start as u32,
             end: nl as u32,
             version_marker,
+            plain_log,
             token,
         });
         start = nl + 1;
@@ -588,6 +611,15 @@ mod tests {
                             out.extend_from_slice(format!("{p}noise {c} ").as_bytes());
                             out.extend_from_slice(b"\xff\xfe invalid\n");
                         }
+                        3..=8 => {
+                            // Driver output: plain log lines.
+                            for l in 0..rnd(12) {
+                                let pad = "x".repeat(rnd(60) as usize);
+                                out.extend_from_slice(
+                                    format!("{p}    drv{c}: probing {l} {pad}\n").as_bytes(),
+                                );
+                            }
+                        }
                         _ => {}
                     }
                     let ok = if rnd(10) == 0 { "not ok" } else { "ok" };
@@ -609,10 +641,30 @@ mod tests {
 
     #[test]
     fn workers_give_the_result_of_the_single_threaded_parser() {
+        check_workers(&Options::default());
+    }
+
+    /// The same with every log kept, and capped short (log lines are kept as
+    /// ranges of chunks, copied when the test ends or the chunk does).
+    #[test]
+    fn workers_keep_the_logs_of_the_single_threaded_parser() {
+        let opts = Options {
+            keep_all_logs: true,
+            max_log_bytes: 400,
+            ..Options::default()
+        };
+        check_workers(&opts);
+        check_workers(&Options {
+            keep_all_logs: true,
+            ..Options::default()
+        });
+    }
+
+    fn check_workers(opts: &Options) {
         for seed in 1..=6 {
             let ended = seed % 2 == 0;
             let log = tricky_log(seed, ended);
-            let (want, err) = parse_reader(&log[..], &Options::default());
+            let (want, err) = parse_reader(&log[..], opts);
             assert!(err.is_none());
             assert!(want.runs.len() > 3, "seed {seed}: {} runs", want.runs.len());
             let mut one_worker = 0;
@@ -620,8 +672,7 @@ mod tests {
                 OUT_OF_STEP.with(|n| n.set(0));
                 let input = io::Cursor::new(log.clone());
                 let (got, err) =
-                    parse_with_workers(input, &Options::default(), &mut |_, _| {}, workers)
-                        .expect("threads");
+                    parse_with_workers(input, opts, &mut |_, _| {}, workers).expect("threads");
                 assert!(err.is_none());
                 assert_eq!(got.runs, want.runs, "seed {seed}, {workers} workers");
                 assert_eq!(

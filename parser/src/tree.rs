@@ -16,6 +16,8 @@
 //! [`Options::keep_all_logs`] is set), and each test's log is capped at
 //! [`Options::max_log_bytes`].
 
+use std::sync::Arc;
+
 use crate::lexer::{Directive, Lexed, Line, ResultLine, VersionKind};
 
 /// Status of a test, as kunit_parser.py's `TestStatus`.
@@ -274,10 +276,26 @@ impl Default for Options {
     }
 }
 
+/// The log lines of a test, collected while it runs.
+///
+/// Lines are copied into `text`, except while the threaded parser builds
+/// the tree: the commonest lines (see [`TreeBuilder::log_span`]) are then
+/// kept as byte ranges of the chunk of input being built from, and copied
+/// only if the log is kept (the test did not pass) or when the tree
+/// builder leaves the chunk.  Most tests pass, so most log lines are never
+/// copied.
 #[derive(Debug, Default)]
 struct LogBuf {
+    /// Lines joined with `\n`.
     text: String,
+    /// Number of lines in `text`.
+    text_lines: u64,
+    /// The lines after those of `text`: byte ranges of the current chunk.
+    spans: Vec<(u32, u32)>,
+    /// Number of lines, in `text` and in `spans`.
     lines: u64,
+    /// Length of the text with the lines of `spans` copied in.
+    len: usize,
     dropped: u64,
     attrs: Vec<(String, String)>,
 }
@@ -285,36 +303,97 @@ struct LogBuf {
 const ATTRIBUTES: [&str; 3] = ["speed", "module", "is_init"];
 
 impl LogBuf {
-    fn push(&mut self, line: &str, cap: usize) {
+    /// An empty buffer using (cleared) `text` and `spans` buffers.
+    fn reusing(text: String, spans: Vec<(u32, u32)>) -> Self {
+        LogBuf {
+            text,
+            spans,
+            ..LogBuf::default()
+        }
+    }
+
+    fn push(&mut self, line: &str, cap: usize, chunk: Option<&str>) {
         if let Some(attr) = parse_attribute(line) {
             self.attrs.push(attr);
         }
-        self.push_text(line, cap);
+        self.push_text(line, cap, chunk);
     }
 
-    fn push_text(&mut self, line: &str, cap: usize) {
-        if self.text.len() + line.len() + 1 > cap {
+    /// Count a line of `len` bytes in, unless it would make the log longer
+    /// than `cap`; whether it was.
+    #[inline]
+    fn admit(&mut self, len: usize, cap: usize) -> bool {
+        if self.len + len + 1 > cap {
             self.dropped += 1;
-            return;
+            return false;
         }
-        if self.lines > 0 {
+        self.len += usize::from(self.lines > 0) + len;
+        self.lines += 1;
+        true
+    }
+
+    /// Add a line (after the lines of the current chunk: `chunk`).
+    fn push_text(&mut self, line: &str, cap: usize, chunk: Option<&str>) {
+        if self.admit(line.len(), cap) {
+            self.copy_spans(chunk);
+            self.add_to_text(line);
+        }
+    }
+
+    /// Add the line `chunk[start..end]` of the current chunk (see
+    /// [`TreeBuilder::log_span`]): it is not an attribute line.
+    #[inline]
+    fn push_span(&mut self, start: u32, end: u32, cap: usize) {
+        if self.admit((end - start) as usize, cap) {
+            self.spans.push((start, end));
+        }
+    }
+
+    fn add_to_text(&mut self, line: &str) {
+        if self.text_lines > 0 {
             self.text.push('\n');
         }
         self.text.push_str(line);
-        self.lines += 1;
+        self.text_lines += 1;
+    }
+
+    /// Copy the lines kept as byte ranges of the current chunk (`chunk`)
+    /// into the text.
+    fn copy_spans(&mut self, chunk: Option<&str>) {
+        if self.spans.is_empty() {
+            return;
+        }
+        // Ranges are only made while the tree builder has their chunk, and
+        // copied before it leaves it.
+        let chunk = chunk.expect("log lines kept as ranges of a chunk that is gone");
+        let mut spans = std::mem::take(&mut self.spans);
+        for &(start, end) in &spans {
+            self.add_to_text(&chunk[start as usize..end as usize]);
+        }
+        spans.clear();
+        self.spans = spans;
+    }
+
+    /// The text of all lines.
+    fn take_text(&mut self, chunk: Option<&str>) -> String {
+        self.copy_spans(chunk);
+        std::mem::take(&mut self.text)
     }
 
     /// Append another buffer (its lines after ours).
-    fn append(&mut self, mut other: LogBuf, cap: usize) {
+    fn append(&mut self, mut other: LogBuf, cap: usize, chunk: Option<&str>) {
         if self.lines == 0 && self.dropped == 0 {
             other.attrs.splice(0..0, std::mem::take(&mut self.attrs));
             *self = other;
             return;
         }
-        if other.lines > 0 {
+        if other.text_lines > 0 {
             for l in other.text.split('\n') {
-                self.push_text(l, cap);
+                self.push_text(l, cap, chunk);
             }
+        }
+        for &(start, end) in &other.spans {
+            self.push_span(start, end, cap);
         }
         self.dropped += other.dropped;
         self.attrs.append(&mut other.attrs);
@@ -442,9 +521,13 @@ pub struct TreeBuilder {
     last_was_result: bool,
     last_ts: Option<u64>,
     started_any: bool,
-    /// Cleared log buffers of finished tests whose log was not kept, reused
-    /// for the next tests (saves an allocation and its regrowth per test).
-    spare: Vec<String>,
+    /// Cleared log buffers (text and ranges) of finished tests whose log
+    /// was not kept, reused for the next tests (saves an allocation and its
+    /// regrowth per test).
+    spare: Vec<(String, Vec<(u32, u32)>)>,
+    /// The chunk of input the threaded parser is building from (see
+    /// [`TreeBuilder::enter_chunk`]).
+    chunk: Option<Arc<String>>,
     /// Finished top-level tests not handed over yet, with the index of
     /// their run (see [`Options::stream`]).
     finished: Vec<(usize, Test)>,
@@ -490,6 +573,7 @@ impl TreeBuilder {
             last_ts: None,
             started_any: false,
             spare: Vec::new(),
+            chunk: None,
             finished: Vec::new(),
             names: Vec::new(),
             lists: Vec::new(),
@@ -604,11 +688,60 @@ impl TreeBuilder {
         let cap = self.opts.max_log_bytes;
         match self.stack.last_mut() {
             Some(f) if f.phase == Phase::Loop && f.expected.is_none_or(|n| f.test_num <= n) => {
-                f.pending.push(text, cap);
+                f.pending
+                    .push(text, cap, self.chunk.as_deref().map(String::as_str));
                 true
             }
             _ => false,
         }
+    }
+
+    /// Start building from a chunk of input (the threaded parser's): log
+    /// lines of it can then be given as byte ranges ([`TreeBuilder::log_span`]).
+    pub(crate) fn enter_chunk(&mut self, chunk: Arc<String>) {
+        self.leave_chunk();
+        self.chunk = Some(chunk);
+    }
+
+    /// Stop building from the chunk given to [`TreeBuilder::enter_chunk`]:
+    /// the log lines still kept as ranges of it are copied.
+    pub(crate) fn leave_chunk(&mut self) {
+        if let Some(chunk) = self.chunk.take() {
+            for f in &mut self.stack {
+                f.log.copy_spans(Some(&chunk));
+                f.pending.copy_spans(Some(&chunk));
+            }
+        }
+    }
+
+    /// [`TreeBuilder::feed`] for the line `chunk[start..end]` of the chunk
+    /// given to [`TreeBuilder::enter_chunk`], lexed as a diagnostic that is
+    /// not a KTAP attribute (its first character after the indentation is
+    /// not `#`), when it goes to the log of the next subtest (see
+    /// [`TreeBuilder::log_between_subtests`]): it is kept as a range of the
+    /// chunk, not copied.  `false` (nothing done) in every other state.
+    #[inline]
+    pub(crate) fn log_span(
+        &mut self,
+        start: u32,
+        end: u32,
+        timestamp: Option<u64>,
+        line_no: u64,
+    ) -> bool {
+        let cap = self.opts.max_log_bytes;
+        match self.stack.last_mut() {
+            Some(f) if f.phase == Phase::Loop && f.expected.is_none_or(|n| f.test_num <= n) => {
+                debug_assert!(self.chunk.is_some(), "a log range without a chunk");
+                f.pending.push_span(start, end, cap);
+            }
+            _ => return false,
+        }
+        self.line_no = line_no;
+        if timestamp.is_some() {
+            self.last_ts = timestamp;
+        }
+        self.last_was_result = false;
+        true
     }
 
     fn feed_line(&mut self, lexed: &Lexed<'_>) {
@@ -620,9 +753,11 @@ impl TreeBuilder {
                 let cap = self.opts.max_log_bytes;
                 if let Some(f) = self.stack.last_mut() {
                     if f.phase == Phase::Loop {
-                        f.pending.push(lexed.text, cap);
+                        f.pending
+                            .push(lexed.text, cap, self.chunk.as_deref().map(String::as_str));
                     } else {
-                        f.log.push(lexed.text, cap);
+                        f.log
+                            .push(lexed.text, cap, self.chunk.as_deref().map(String::as_str));
                     }
                 }
                 self.end_run();
@@ -722,7 +857,8 @@ impl TreeBuilder {
         match f.phase {
             Phase::Diag0 | Phase::Diag1 | Phase::PostDiag => {
                 if let (true, Some(l)) = (is_diag, cur) {
-                    f.log.push(l.text, cap);
+                    f.log
+                        .push(l.text, cap, self.chunk.as_deref().map(String::as_str));
                     return Step::Consumed;
                 }
                 f.phase = match f.phase {
@@ -839,7 +975,8 @@ impl TreeBuilder {
             return self.end_loop(is_subtest);
         }
         if let (true, Some(l)) = (is_diag, cur) {
-            f.pending.push(l.text, cap);
+            f.pending
+                .push(l.text, cap, self.chunk.as_deref().map(String::as_str));
             return Step::Consumed;
         }
         if cur.is_none() || name_matches {
@@ -848,7 +985,8 @@ impl TreeBuilder {
                     // Give up materialising placeholders for absurd plans.
                     f.expected = Some(f.test_num.saturating_sub(1));
                     let log = std::mem::take(&mut f.pending);
-                    f.log.append(log, cap);
+                    f.log
+                        .append(log, cap, self.chunk.as_deref().map(String::as_str));
                     self.warn(format!(
                         "plan promised {n} tests; only the first {max_missing} missing ones are reported"
                     ));
@@ -857,10 +995,10 @@ impl TreeBuilder {
                 let mut t = Test::new("");
                 t.missing = true;
                 t.number = f.test_num;
-                let log = std::mem::take(&mut f.pending);
+                let mut log = std::mem::take(&mut f.pending);
                 if !log.is_empty() {
                     let d = t.details_mut();
-                    d.log = log.text;
+                    d.log = log.take_text(self.chunk.as_deref().map(String::as_str));
                     d.log_dropped = log.dropped;
                 }
                 f.test.counts.add_status(Status::Crashed);
@@ -880,15 +1018,13 @@ impl TreeBuilder {
                 return Step::Again;
             }
             let log = std::mem::take(&mut f.pending);
-            f.log.append(log, cap);
+            f.log
+                .append(log, cap, self.chunk.as_deref().map(String::as_str));
             return self.end_loop(is_subtest);
         }
         // A subtest starts here.
-        let spare = LogBuf {
-            text: self.spare.pop().unwrap_or_default(),
-            ..LogBuf::default()
-        };
-        let log = std::mem::replace(&mut f.pending, spare);
+        let (text, spans) = self.spare.pop().unwrap_or_default();
+        let log = std::mem::replace(&mut f.pending, LogBuf::reusing(text, spans));
         let mut child = Frame::new("", true, f.test_num, log, f.mark_ts);
         if matches!(cur.map(|l| &l.line), Some(Line::Result(_))) {
             // A result line passes through the phases before Result
@@ -1008,7 +1144,8 @@ impl TreeBuilder {
 
         // Logs and attributes.
         let pending = std::mem::take(&mut f.pending);
-        f.log.append(pending, cap);
+        f.log
+            .append(pending, cap, self.chunk.as_deref().map(String::as_str));
         let keep = self.opts.keep_all_logs || !t.status.is_ok() || !f.is_subtest;
         t.subtests.shrink_to_fit();
         let attrs: Vec<(String, String)> = std::mem::take(&mut f.log.attrs)
@@ -1029,12 +1166,15 @@ impl TreeBuilder {
         }
         if keep && (f.log.lines > 0 || f.log.dropped > 0) {
             let d = t.details_mut();
-            d.log = std::mem::take(&mut f.log.text);
+            d.log = f.log.take_text(self.chunk.as_deref().map(String::as_str));
             d.log_dropped = f.log.dropped;
-        } else if self.spare.len() < MAX_SPARE && f.log.text.capacity() > 0 {
-            let mut text = std::mem::take(&mut f.log.text);
+        } else if self.spare.len() < MAX_SPARE
+            && (f.log.text.capacity() > 0 || f.log.spans.capacity() > 0)
+        {
+            let (mut text, mut spans) = (f.log.text, f.log.spans);
             text.clear();
-            self.spare.push(text);
+            spans.clear();
+            self.spare.push((text, spans));
         }
 
         let top_level = self.stack.len() == 1;
