@@ -219,14 +219,19 @@ pub const END_MARKERS: [&str; 3] = [
     "reboot: System halted",
 ];
 
+/// Every one of the [`END_MARKERS`] contains one of these bytes: their
+/// distinctive capitals `L`, `K` and the `S` of `System`.
+pub const END_MARKER_BYTES: [u8; 3] = [b'L', b'K', b'S'];
+
 /// Whether `raw` contains one of the [`END_MARKERS`].  One `memchr3` pass
-/// finds the candidate positions (the markers' distinctive capitals `L`,
-/// `K` and the `S` of `System`, which is 8 bytes into its marker).
+/// finds the candidate positions ([`END_MARKER_BYTES`]; the `S` of
+/// `System` is 8 bytes into its marker).
 #[inline]
-fn has_end_marker(raw: &str) -> bool {
+pub fn has_end_marker(raw: &str) -> bool {
     let b = raw.as_bytes();
     let [list, panic, halted] = END_MARKERS.map(str::as_bytes);
-    memchr::memchr3_iter(b'L', b'K', b'S', b).any(|i| match b[i] {
+    let [l, k, s] = END_MARKER_BYTES;
+    memchr::memchr3_iter(l, k, s, b).any(|i| match b[i] {
         b'L' => b[i..].starts_with(list),
         b'K' => b[i..].starts_with(panic),
         _ => i >= 8 && b[i - 8..].starts_with(halted),

@@ -1,98 +1,129 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The positions of the newlines in a block of text, 64 bytes at a time.
+//! The lines of a block of text, 64 bytes at a time: where each ends, and
+//! whether it contains one of a few "flag" bytes.
 //!
 //! Log lines are short (80 bytes on average in a boot log), so a `memchr`
 //! call per line spends more on its setup than on its search.  Here a
-//! 64-byte block becomes one bit mask (the compiler turns the comparison
-//! loop into vector compares and a move-mask), and each newline costs a
-//! count of trailing zeros.
+//! 64-byte block becomes two bit masks, its newlines and its flag bytes
+//! (vector compares and move-masks), and each line costs a count of
+//! trailing zeros.  The flag bytes let the caller look for rare strings
+//! (kunit's end markers) only in the lines that can contain them, within
+//! the same pass over the text.
 
 /// Bytes per mask.
 const BLOCK: usize = 64;
 
-/// The newlines of `block` (at most 64 bytes) as bits, bit `i` for byte `i`.
+/// Bit `i` set if byte `i` of `block` (at most 64 bytes) is `b`, as
+/// (newlines, any of the flag bytes).
 #[inline]
-fn mask(block: &[u8]) -> u64 {
+fn masks(block: &[u8], flags: [u8; 3]) -> (u64, u64) {
     if let Ok(full) = <&[u8; BLOCK]>::try_from(block) {
-        full_mask(full)
-    } else {
-        block
-            .iter()
-            .enumerate()
-            .fold(0, |m, (i, &b)| m | (u64::from(b == b'\n') << i))
+        return full_masks(full, flags);
     }
+    let mut newlines = 0;
+    let mut flagged = 0;
+    for (i, &b) in block.iter().enumerate() {
+        newlines |= u64::from(b == b'\n') << i;
+        flagged |= u64::from(flags.contains(&b)) << i;
+    }
+    (newlines, flagged)
 }
 
-/// [`mask`] of a whole block, with SSE2 (part of every x86_64 CPU): four
-/// 16-byte compares and move-masks.
+/// [`masks`] of a whole block, with SSE2 (part of every x86_64 CPU).
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn full_mask(block: &[u8; BLOCK]) -> u64 {
+fn full_masks(block: &[u8; BLOCK], flags: [u8; 3]) -> (u64, u64) {
     use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
-    let mut m = 0u64;
+    let mut newlines = 0u64;
+    let mut flagged = 0u64;
     for (i, part) in block.chunks_exact(16).enumerate() {
         // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics
         // are always available; `part` is 16 readable bytes and
         // `_mm_loadu_si128` has no alignment requirement.
-        let bits = unsafe {
+        let (n, f) = unsafe {
             let v = _mm_loadu_si128(part.as_ptr().cast::<__m128i>());
-            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8)))
+            let byte = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
+            let f = _mm_or_si128(_mm_or_si128(byte(flags[0]), byte(flags[1])), byte(flags[2]));
+            (_mm_movemask_epi8(byte(b'\n')), _mm_movemask_epi8(f))
         };
-        // The move-mask has one bit per byte: 16 bits in the low half.
-        m |= u64::from(bits as u16) << (16 * i);
+        // A move-mask has one bit per byte: 16 bits in the low half.
+        newlines |= u64::from(n as u16) << (16 * i);
+        flagged |= u64::from(f as u16) << (16 * i);
     }
-    m
+    (newlines, flagged)
 }
 
-/// [`mask`] of a whole block, portably.
+/// [`masks`] of a whole block, portably.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
-fn full_mask(block: &[u8; BLOCK]) -> u64 {
-    block
-        .iter()
-        .enumerate()
-        .fold(0, |m, (i, &b)| m | (u64::from(b == b'\n') << i))
+fn full_masks(block: &[u8; BLOCK], flags: [u8; 3]) -> (u64, u64) {
+    let mut newlines = 0u64;
+    let mut flagged = 0u64;
+    for (i, &b) in block.iter().enumerate() {
+        newlines |= u64::from(b == b'\n') << i;
+        flagged |= u64::from(b == flags[0] || b == flags[1] || b == flags[2]) << i;
+    }
+    (newlines, flagged)
 }
 
-/// Iterator over the positions of the `\n` bytes of a slice, in order
-/// (as `memchr::memchr_iter(b'\n', ..)`).
+/// Iterator over the lines of a slice: the position of each `\n` (as
+/// `memchr::memchr_iter(b'\n', ..)`), and whether the line before it
+/// contains one of three flag bytes.  Bytes after the last `\n` are not a
+/// line.
 #[derive(Debug, Clone)]
-pub(crate) struct Newlines<'a> {
+pub(crate) struct Lines<'a> {
     bytes: &'a [u8],
-    /// Offset of the block `bits` describes.
+    flags: [u8; 3],
+    /// Offset of the block the masks describe.
     base: usize,
     /// Newlines of that block not returned yet.
-    bits: u64,
+    newlines: u64,
+    /// Flag bytes of that block after the last newline returned.
+    flagged: u64,
+    /// A flag byte was in the current line before this block.
+    flagged_before: bool,
 }
 
-impl<'a> Newlines<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        Newlines {
+impl<'a> Lines<'a> {
+    pub(crate) fn new(bytes: &'a [u8], flags: [u8; 3]) -> Self {
+        let (newlines, flagged) = masks(&bytes[..bytes.len().min(BLOCK)], flags);
+        Lines {
             bytes,
+            flags,
             base: 0,
-            bits: mask(&bytes[..bytes.len().min(BLOCK)]),
+            newlines,
+            flagged,
+            flagged_before: false,
         }
     }
 }
 
-impl Iterator for Newlines<'_> {
-    type Item = usize;
+impl Iterator for Lines<'_> {
+    /// (position of the `\n`, the line has a flag byte)
+    type Item = (usize, bool);
 
     #[inline]
-    fn next(&mut self) -> Option<usize> {
-        while self.bits == 0 {
+    fn next(&mut self) -> Option<(usize, bool)> {
+        while self.newlines == 0 {
+            // The rest of the block belongs to a line that goes on.
+            self.flagged_before |= self.flagged != 0;
             self.base += BLOCK;
             let block = self.bytes.get(self.base..)?;
             if block.is_empty() {
                 return None;
             }
-            self.bits = mask(&block[..block.len().min(BLOCK)]);
+            (self.newlines, self.flagged) = masks(&block[..block.len().min(BLOCK)], self.flags);
         }
-        let at = self.base + self.bits.trailing_zeros() as usize;
-        self.bits &= self.bits - 1;
-        Some(at)
+        let at = self.newlines.trailing_zeros();
+        // Bits 0..=at: the line's part of the block (and its newline).
+        let upto = u64::MAX >> (63 - at);
+        let flagged = self.flagged_before || self.flagged & upto != 0;
+        self.flagged &= !upto;
+        self.flagged_before = false;
+        self.newlines &= self.newlines - 1;
+        Some((self.base + at as usize, flagged))
     }
 }
 
@@ -100,26 +131,36 @@ impl Iterator for Newlines<'_> {
 mod tests {
     use super::*;
 
+    const FLAGS: [u8; 3] = [b'L', b'K', b'S'];
+
     fn check(bytes: &[u8]) {
-        let want: Vec<usize> = memchr::memchr_iter(b'\n', bytes).collect();
-        let got: Vec<usize> = Newlines::new(bytes).collect();
-        assert_eq!(got, want, "{bytes:?}");
+        let mut want = Vec::new();
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', bytes) {
+            let flagged = bytes[start..nl].iter().any(|b| FLAGS.contains(b));
+            want.push((nl, flagged));
+            start = nl + 1;
+        }
+        let got: Vec<(usize, bool)> = Lines::new(bytes, FLAGS).collect();
+        assert_eq!(got, want, "{:?}", String::from_utf8_lossy(bytes));
     }
 
     #[test]
-    fn same_positions_as_memchr_at_every_length_and_offset() {
+    fn same_lines_as_memchr_at_every_length_and_offset() {
         check(b"");
         check(b"\n");
         check(b"abc");
-        // Newlines at every position around block boundaries, in slices of
-        // every length (so the last block is full, partial or empty).
+        check(b"S");
+        check(b"S\n");
+        check(b"\nS");
+        // Newlines and flag bytes at every position around block
+        // boundaries, in slices of every length (so the last block is
+        // full, partial or empty).
         let text: Vec<u8> = (0..300)
-            .map(|i| {
-                if i % 7 == 0 || i % 64 == 63 {
-                    b'\n'
-                } else {
-                    b'a' + (i % 26) as u8
-                }
+            .map(|i| match i {
+                _ if i % 7 == 0 || i % 64 == 63 => b'\n',
+                _ if i % 11 == 0 || i % 64 == 0 => b"LKS"[i % 3],
+                _ => b'a' + (i % 26) as u8,
             })
             .collect();
         for start in 0..70 {
@@ -127,7 +168,15 @@ mod tests {
                 check(&text[start..end]);
             }
         }
+        // A long line with a flag byte blocks before its end, and without.
+        let mut long = vec![b'x'; 500];
+        long[3] = b'K';
+        long.push(b'\n');
+        long.extend_from_slice(&[b'y'; 300]);
+        long.push(b'\n');
+        check(&long);
         check(&[b'\n'; 200]);
+        check(&[b'S'; 200]);
         check(&[0x8a; 200]);
     }
 }

@@ -21,13 +21,11 @@
 //! [`crate::parse_reader`].
 
 use std::collections::BTreeMap;
-
-use aho_corasick::packed;
 use std::io::{self, Read};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
 
 use crate::lexer::{self, Lexer, LexerState, Token, prelex_marked};
-use crate::newlines::Newlines;
+use crate::newlines::Lines;
 use crate::tree::{Options, Parsed, Test};
 use crate::{LineSink, MAX_LINE_BYTES, lines_to_string};
 
@@ -80,9 +78,6 @@ struct ChunkLine {
     /// chunk is at most CHUNK + MAX_LINE_BYTES + 1 bytes long).
     start: u32,
     end: u32,
-    /// The line contains [`lexer::VERSION_MARKER`]: its lexing depends on
-    /// whether the tree builder is idle (see [`Lexer::lex_ahead`]).
-    version_marker: bool,
     /// The token is that of a plain log line (see [`Lexer::lex_ahead_log`]).
     plain_log: bool,
     /// The token lexed ahead.
@@ -138,42 +133,40 @@ struct Shared<R> {
 /// `Shared::known` after a worker panicked: the others stop waiting.
 const FAILED: u64 = u64::MAX;
 
-/// Positions of the end markers and of [`lexer::VERSION_MARKER`] in a
-/// chunk, all found in one pass over the whole chunk (a search per line
-/// costs a setup per line, and a search per marker a pass per marker).
+/// With several workers: positions of the end markers and of
+/// [`lexer::VERSION_MARKER`] in a chunk, searched for in the whole chunk at
+/// once (a search per line costs a setup per line), to replay the lines
+/// that change the lexer's state.
 struct Markers {
-    /// The end markers (patterns 0, 1, 2) and the version marker (3).
-    searcher: packed::Searcher,
+    end: [memchr::memmem::Finder<'static>; 3],
+    version: memchr::memmem::Finder<'static>,
     end_at: Vec<usize>,
     version_at: Vec<usize>,
 }
 
 impl Markers {
     fn new() -> Self {
-        let [a, b, c] = lexer::END_MARKERS;
-        // The markers cannot overlap each other (no suffix of one is a
-        // prefix of another), so the non-overlapping matches of all four
-        // at once are those of each alone.
-        let searcher = packed::Searcher::new([a, b, c, lexer::VERSION_MARKER])
-            .expect("four short literal patterns always build");
         Markers {
-            searcher,
+            end: lexer::END_MARKERS.map(memchr::memmem::Finder::new),
+            version: memchr::memmem::Finder::new(lexer::VERSION_MARKER),
             end_at: Vec::new(),
             version_at: Vec::new(),
         }
     }
 
-    /// Find the markers in `text`.
-    fn find(&mut self, text: &[u8]) {
+    /// Find the end markers in `text`.
+    fn find_end(&mut self, text: &[u8]) {
         self.end_at.clear();
-        self.version_at.clear();
-        for m in self.searcher.find_iter(text) {
-            if m.pattern().as_usize() < lexer::END_MARKERS.len() {
-                self.end_at.push(m.start());
-            } else {
-                self.version_at.push(m.start());
-            }
+        for f in &self.end {
+            self.end_at.extend(f.find_iter(text));
         }
+        self.end_at.sort_unstable();
+    }
+
+    /// Find the version markers in `text`.
+    fn find_version(&mut self, text: &[u8]) {
+        self.version_at.clear();
+        self.version_at.extend(self.version.find_iter(text));
     }
 }
 
@@ -309,14 +302,17 @@ fn build(sink: &mut LineSink, chunk: &Chunk) {
     let mut states = chunk.states.iter().peekable();
     for (i, line) in chunk.lines.iter().enumerate() {
         let raw = &text[line.start as usize..line.end as usize];
-        let (version_marker, token) = (line.version_marker, line.token);
+        let token = line.token;
         let changed = states.next_if(|(at, _)| *at == i).map(|(_, st)| st);
         if let Some(st) = changed {
             ahead.clone_from(st);
         }
         sink.line_no += 1;
         let idle = sink.builder.is_idle();
-        if in_step && !(idle && version_marker) {
+        // Between runs a line with a version marker may start the next run
+        // with a new prefix, which the worker could not know (see
+        // `Lexer::lex_ahead`): lex it here.
+        if in_step && !(idle && raw.contains(lexer::VERSION_MARKER)) {
             if changed.is_some() {
                 sink.lexer.set_state(&ahead);
             }
@@ -468,7 +464,6 @@ fn lex_chunk<R>(
     markers: &mut Markers,
     chunk: &mut Chunk,
 ) -> bool {
-    markers.find(chunk.text.as_bytes());
     if shared.workers == 1 {
         // The previous chunk was this worker's: its lexer is in the state
         // after it.
@@ -479,12 +474,11 @@ fn lex_chunk<R>(
     let text = chunk.text.as_str();
     chunk.lines.clear();
     chunk.states.clear();
-    let (mut next_end, mut next_version) = (0, 0);
     let mut start = 0;
-    for nl in Newlines::new(text.as_bytes()) {
+    for (nl, flagged) in Lines::new(text.as_bytes(), lexer::END_MARKER_BYTES) {
         let raw = &text[start..nl];
-        let end_marker = any_before(&markers.end_at, &mut next_end, nl);
-        let version_marker = any_before(&markers.version_at, &mut next_version, nl);
+        // Only a line with one of these bytes can contain an end marker.
+        let end_marker = flagged && lexer::has_end_marker(raw);
         let pre = prelex_marked(raw, end_marker);
         let generation = lexer.generation();
         let (token, plain_log) = lexer.lex_ahead_log(raw, pre);
@@ -494,7 +488,6 @@ fn lex_chunk<R>(
         chunk.lines.push(ChunkLine {
             start: start as u32,
             end: nl as u32,
-            version_marker,
             plain_log,
             token,
         });
@@ -513,6 +506,8 @@ fn start_from_known<R>(
     chunk: &mut Chunk,
 ) -> bool {
     let text = chunk.text.as_str();
+    markers.find_end(text.as_bytes());
+    markers.find_version(text.as_bytes());
     let mut guard = PublishGuard {
         known: &shared.known,
         advanced: &shared.advanced,
