@@ -302,7 +302,7 @@ fn build(sink: &mut LineSink, chunk: &Chunk) {
     let mut states = chunk.states.iter().peekable();
     for (i, line) in chunk.lines.iter().enumerate() {
         let raw = &text[line.start as usize..line.end as usize];
-        let token = line.token;
+        let token = &line.token;
         let changed = states.next_if(|(at, _)| *at == i).map(|(_, st)| st);
         if let Some(st) = changed {
             ahead.clone_from(st);
