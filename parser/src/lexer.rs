@@ -790,19 +790,6 @@ impl Token {
         }
     }
 
-    /// Byte range of the line's text (the line without its prefix) in the
-    /// line.
-    #[inline]
-    pub fn text_range(&self) -> (u32, u32) {
-        self.text
-    }
-
-    /// The line's printk timestamp in microseconds, if it had one.
-    #[inline]
-    pub fn timestamp(&self) -> Option<u64> {
-        self.timestamp
-    }
-
     /// The lexed line again (`raw` must be the line the token was made of).
     #[inline]
     pub fn lexed<'a>(&self, raw: &'a str) -> Lexed<'a> {
@@ -840,6 +827,42 @@ impl Token {
             malformed_result: self.malformed_result,
         }
     }
+}
+
+/// A plain log line lexed ahead: a [`Line::Diagnostic`] whose first
+/// character after the indentation is ASCII and not `#` (so it is no KTAP
+/// attribute either), after a prefix of kernel tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlainLog {
+    /// Byte range of the text (the line without its prefix) in the line.
+    pub text: (u32, u32),
+    /// printk timestamp of the line in microseconds, if it had one.
+    pub timestamp: Option<u64>,
+}
+
+impl PlainLog {
+    /// The lexed line (`raw` must be the line it was made of).
+    #[inline]
+    pub fn lexed<'a>(&self, raw: &'a str) -> Lexed<'a> {
+        let text = unspan(raw, self.text);
+        Lexed {
+            line: Line::Diagnostic,
+            text,
+            // Its indentation is ASCII whitespace.
+            indent: text.bytes().take_while(|&b| is_ascii_py_space(b)).count(),
+            timestamp: self.timestamp,
+            malformed_result: false,
+        }
+    }
+}
+
+/// A line lexed ahead ([`Lexer::lex_ahead_log`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ahead {
+    /// A plain log line.
+    Log(PlainLog),
+    /// Any line.
+    Token(Token),
 }
 
 impl Lexer {
@@ -907,27 +930,29 @@ impl Lexer {
     /// is idle and the line contains `TAP version ` (see
     /// [`VERSION_MARKER`]).  The result does not borrow the line.
     pub fn lex_ahead(&mut self, raw: &str, pre: Prelexed) -> Token {
-        self.lex_ahead_log(raw, pre).0
+        match self.lex_ahead_log(raw, pre) {
+            Ahead::Log(log) => Token::of(raw, &log.lexed(raw)),
+            Ahead::Token(token) => token,
+        }
     }
 
-    /// [`Lexer::lex_ahead`], and whether the line is a plain log line: a
-    /// [`Line::Diagnostic`] whose first character after the indentation is
-    /// ASCII and not `#` (so it is no KTAP attribute either).
+    /// [`Lexer::lex_ahead`], with a plain log line (the commonest line)
+    /// told apart, in a smaller form.
     #[inline]
-    pub fn lex_ahead_log(&mut self, raw: &str, pre: Prelexed) -> (Token, bool) {
+    pub fn lex_ahead_log(&mut self, raw: &str, pre: Prelexed) -> Ahead {
         match self.log_line_ahead(raw, pre) {
-            Some(token) => (token, true),
-            None => (Token::of(raw, &self.lex_prelexed(raw, pre, false)), false),
+            Some(log) => Ahead::Log(log),
+            None => Ahead::Token(Token::of(raw, &self.lex_prelexed(raw, pre, false))),
         }
     }
 
     /// The commonest line, lexed ahead without the general path: a log
     /// line of a run whose prefix is kernel tokens (a boot log or dmesg),
     /// whose first character after the prefix and the indentation cannot
-    /// start a KTAP line.  `None` for every other line.  Gives exactly
-    /// `Token::of(raw, &self.lex_prelexed(raw, pre, false))` (tested).
+    /// start a KTAP line.  `None` for every other line.  Its lexed form is
+    /// exactly `self.lex_prelexed(raw, pre, false)` (tested).
     #[inline]
-    fn log_line_ahead(&self, raw: &str, pre: Prelexed) -> Option<Token> {
+    fn log_line_ahead(&self, raw: &str, pre: Prelexed) -> Option<PlainLog> {
         let structural_ws = self.prefix.as_ref()?.structural_ws?;
         let (tokens, timestamp) = pre.tokens?;
         if pre.end_marker {
@@ -951,12 +976,9 @@ impl Lexer {
             Some(_) => {}
         }
         // Lines are at most MAX_LINE_BYTES (1 MiB) long.
-        Some(Token {
-            kind: TokenKind::Diagnostic,
+        Some(PlainLog {
             text: ((tokens + cut) as u32, pre.len as u32),
-            indent: ws,
             timestamp,
-            malformed_result: false,
         })
     }
 

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
 
-use crate::lexer::{self, Lexer, LexerState, Token, prelex_marked};
+use crate::lexer::{self, Ahead, Lexer, LexerState, PlainLog, Token, prelex_marked};
 use crate::newlines::Lines;
 use crate::tree::{Options, Parsed, Test};
 use crate::{LineSink, MAX_LINE_BYTES, lines_to_string};
@@ -62,6 +62,8 @@ struct Chunk {
     text: Arc<String>,
     /// Each line of `text`, lexed ahead.
     lines: Vec<ChunkLine>,
+    /// The tokens of the lines that are not plain log lines.
+    tokens: Vec<Token>,
     /// The lexer state the worker started this chunk from.
     start: LexerState,
     /// (line index, state after it) for every line after which the
@@ -78,10 +80,17 @@ struct ChunkLine {
     /// chunk is at most CHUNK + MAX_LINE_BYTES + 1 bytes long).
     start: u32,
     end: u32,
-    /// The token is that of a plain log line (see [`Lexer::lex_ahead_log`]).
-    plain_log: bool,
-    /// The token lexed ahead.
-    token: Token,
+    /// How it was lexed ahead.
+    ahead: LineAhead,
+}
+
+/// A line lexed ahead ([`lexer::Ahead`]), in a chunk.
+#[derive(Debug, Clone, Copy)]
+enum LineAhead {
+    /// A plain log line (most lines).
+    Log(PlainLog),
+    /// The index of its token in [`Chunk::tokens`].
+    Token(u32),
 }
 
 /// What the workers send to the tree-building thread.
@@ -302,7 +311,6 @@ fn build(sink: &mut LineSink, chunk: &Chunk) {
     let mut states = chunk.states.iter().peekable();
     for (i, line) in chunk.lines.iter().enumerate() {
         let raw = &text[line.start as usize..line.end as usize];
-        let token = &line.token;
         let changed = states.next_if(|(at, _)| *at == i).map(|(_, st)| st);
         if let Some(st) = changed {
             ahead.clone_from(st);
@@ -316,18 +324,23 @@ fn build(sink: &mut LineSink, chunk: &Chunk) {
             if changed.is_some() {
                 sink.lexer.set_state(&ahead);
             }
-            if line.plain_log {
-                let (start, end) = token.text_range();
-                if sink.builder.log_span(
-                    line.start + start,
-                    line.start + end,
-                    token.timestamp(),
-                    sink.line_no,
-                ) {
-                    continue;
+            match line.ahead {
+                LineAhead::Log(log) => {
+                    let (start, end) = log.text;
+                    if !sink.builder.log_span(
+                        line.start + start,
+                        line.start + end,
+                        log.timestamp,
+                        sink.line_no,
+                    ) {
+                        sink.builder.feed(&log.lexed(raw), sink.line_no);
+                    }
+                }
+                LineAhead::Token(k) => {
+                    let token = &chunk.tokens[k as usize];
+                    sink.builder.feed(&token.lexed(raw), sink.line_no);
                 }
             }
-            sink.builder.feed(&token.lexed(raw), sink.line_no);
         } else {
             #[cfg(test)]
             if !in_step {
@@ -473,6 +486,7 @@ fn lex_chunk<R>(
     }
     let text = chunk.text.as_str();
     chunk.lines.clear();
+    chunk.tokens.clear();
     chunk.states.clear();
     let mut start = 0;
     for (nl, flagged) in Lines::new(text.as_bytes(), lexer::END_MARKER_BYTES) {
@@ -481,15 +495,21 @@ fn lex_chunk<R>(
         let end_marker = flagged && lexer::has_end_marker(raw);
         let pre = prelex_marked(raw, end_marker);
         let generation = lexer.generation();
-        let (token, plain_log) = lexer.lex_ahead_log(raw, pre);
+        let ahead = match lexer.lex_ahead_log(raw, pre) {
+            Ahead::Log(log) => LineAhead::Log(log),
+            Ahead::Token(token) => {
+                chunk.tokens.push(token);
+                // At most one token per byte of a chunk.
+                LineAhead::Token((chunk.tokens.len() - 1) as u32)
+            }
+        };
         if lexer.generation() != generation {
             chunk.states.push((chunk.lines.len(), lexer.state()));
         }
         chunk.lines.push(ChunkLine {
             start: start as u32,
             end: nl as u32,
-            plain_log,
-            token,
+            ahead,
         });
         start = nl + 1;
     }

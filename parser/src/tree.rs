@@ -312,11 +312,16 @@ impl LogBuf {
         }
     }
 
+    /// Add a line; a line of the current chunk (`chunk`) is kept as its
+    /// range.
     fn push(&mut self, line: &str, cap: usize, chunk: Option<&str>) {
         if let Some(attr) = parse_attribute(line) {
             self.attrs.push(attr);
         }
-        self.push_text(line, cap, chunk);
+        match chunk.and_then(|chunk| range_in(chunk, line)) {
+            Some((start, end)) => self.push_span(start, end, cap),
+            None => self.push_text(line, cap, chunk),
+        }
     }
 
     /// Count a line of `len` bytes in, unless it would make the log longer
@@ -402,6 +407,15 @@ impl LogBuf {
     fn is_empty(&self) -> bool {
         self.lines == 0 && self.dropped == 0 && self.attrs.is_empty()
     }
+}
+
+/// The byte range of `inner` in `outer`, if it is a slice of it.
+fn range_in(outer: &str, inner: &str) -> Option<(u32, u32)> {
+    let start = (inner.as_ptr() as usize).checked_sub(outer.as_ptr() as usize)?;
+    let end = start.checked_add(inner.len())?;
+    // A chunk is far shorter than 4 GiB.
+    let range = (u32::try_from(start).ok()?, u32::try_from(end).ok()?);
+    (end <= outer.len()).then_some(range)
 }
 
 /// `# speed: slow` -> ("speed", "slow"); `# case.speed: slow` -> ("case.speed", "slow").
