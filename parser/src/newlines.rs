@@ -16,8 +16,15 @@ const BLOCK: usize = 64;
 /// Bit `i` set if byte `i` of `block` (at most 64 bytes) is `b`, as
 /// (newlines, any of the flag bytes).
 #[inline]
-fn masks(block: &[u8], flags: [u8; 3]) -> (u64, u64) {
+fn masks(block: &[u8], flags: [u8; 3], avx2: bool) -> (u64, u64) {
     if let Ok(full) = <&[u8; BLOCK]>::try_from(block) {
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: the CPU has AVX2 (`avx2` is only true if
+            // `has_avx2()` found it).
+            return unsafe { full_masks_avx2(full, flags) };
+        }
+        let _ = avx2;
         return full_masks(full, flags);
     }
     let mut newlines = 0;
@@ -55,6 +62,49 @@ fn full_masks(block: &[u8; BLOCK], flags: [u8; 3]) -> (u64, u64) {
     (newlines, flagged)
 }
 
+/// [`masks`] of a whole block, with AVX2: two 32-byte compares per byte
+/// value instead of four 16-byte ones.
+///
+/// # Safety
+///
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn full_masks_avx2(block: &[u8; BLOCK], flags: [u8; 3]) -> (u64, u64) {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
+        _mm256_set1_epi8,
+    };
+    let mut newlines = 0u64;
+    let mut flagged = 0u64;
+    for (i, part) in block.chunks_exact(32).enumerate() {
+        // SAFETY: `part` is 32 readable bytes and `_mm256_loadu_si256` has
+        // no alignment requirement.
+        let v = unsafe { _mm256_loadu_si256(part.as_ptr().cast::<__m256i>()) };
+        let byte = |b: u8| _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8));
+        let f = _mm256_or_si256(
+            _mm256_or_si256(byte(flags[0]), byte(flags[1])),
+            byte(flags[2]),
+        );
+        // A move-mask has one bit per byte: all 32 bits.
+        newlines |= u64::from(_mm256_movemask_epi8(byte(b'\n')) as u32) << (32 * i);
+        flagged |= u64::from(_mm256_movemask_epi8(f) as u32) << (32 * i);
+    }
+    (newlines, flagged)
+}
+
+/// Whether the CPU has AVX2 (the standard library caches the answer).
+#[cfg(target_arch = "x86_64")]
+fn has_avx2() -> bool {
+    std::is_x86_feature_detected!("avx2")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn has_avx2() -> bool {
+    false
+}
+
 /// [`masks`] of a whole block, portably.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
@@ -76,6 +126,8 @@ fn full_masks(block: &[u8; BLOCK], flags: [u8; 3]) -> (u64, u64) {
 pub(crate) struct Lines<'a> {
     bytes: &'a [u8],
     flags: [u8; 3],
+    /// Use AVX2.
+    avx2: bool,
     /// Offset of the block the masks describe.
     base: usize,
     /// Newlines of that block not returned yet.
@@ -88,10 +140,17 @@ pub(crate) struct Lines<'a> {
 
 impl<'a> Lines<'a> {
     pub(crate) fn new(bytes: &'a [u8], flags: [u8; 3]) -> Self {
-        let (newlines, flagged) = masks(&bytes[..bytes.len().min(BLOCK)], flags);
+        Self::with_avx2(bytes, flags, has_avx2())
+    }
+
+    /// [`Lines::new`], using AVX2 only if `avx2` (and the CPU has it).
+    fn with_avx2(bytes: &'a [u8], flags: [u8; 3], avx2: bool) -> Self {
+        let avx2 = avx2 && has_avx2();
+        let (newlines, flagged) = masks(&bytes[..bytes.len().min(BLOCK)], flags, avx2);
         Lines {
             bytes,
             flags,
+            avx2,
             base: 0,
             newlines,
             flagged,
@@ -114,7 +173,8 @@ impl Iterator for Lines<'_> {
             if block.is_empty() {
                 return None;
             }
-            (self.newlines, self.flagged) = masks(&block[..block.len().min(BLOCK)], self.flags);
+            (self.newlines, self.flagged) =
+                masks(&block[..block.len().min(BLOCK)], self.flags, self.avx2);
         }
         let at = self.newlines.trailing_zeros();
         // Bits 0..=at: the line's part of the block (and its newline).
@@ -141,8 +201,16 @@ mod tests {
             want.push((nl, flagged));
             start = nl + 1;
         }
-        let got: Vec<(usize, bool)> = Lines::new(bytes, FLAGS).collect();
-        assert_eq!(got, want, "{:?}", String::from_utf8_lossy(bytes));
+        // With AVX2 (where the CPU has it) and without.
+        for avx2 in [true, false] {
+            let got: Vec<(usize, bool)> = Lines::with_avx2(bytes, FLAGS, avx2).collect();
+            assert_eq!(
+                got,
+                want,
+                "avx2 {avx2}: {:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
     }
 
     #[test]
