@@ -354,34 +354,91 @@ fn fast_printk_time(b: &[u8]) -> Option<(usize, Option<u64>)> {
 
 /// [`fast_printk_time`] for the layout printk itself uses,
 /// `[%5lu.%06lu]`: seconds right-aligned in five columns, six fractional
-/// digits.  `None` means "some other layout".
+/// digits.  `None` means "some other layout" (or a line shorter than 16
+/// bytes).  The 16 bytes are read as two words, and all digits are checked
+/// and converted together (see [`swar`]): a byte at a time, this took
+/// more than 100 instructions.
 #[inline]
 fn printk_time_fixed(b: &[u8]) -> Option<(usize, Option<u64>)> {
-    let stamp: &[u8; 14] = b.get(..14)?.try_into().ok()?;
-    if stamp[0] != b'[' || stamp[6] != b'.' || stamp[13] != b']' {
+    let head: &[u8; 16] = b.get(..16)?.try_into().ok()?;
+    let (lo, hi) = swar::words(head);
+    if lo as u8 != b'[' || (lo >> 48) as u8 != b'.' || (hi >> 40) as u8 != b']' {
         return None;
     }
-    let mut secs: u64 = 0;
-    let mut digits = 0;
-    for &c in &stamp[1..6] {
-        if c.is_ascii_digit() {
-            secs = secs * 10 + u64::from(c - b'0');
-            digits += 1;
-        } else if c != b' ' || digits > 0 {
-            return None;
-        }
-    }
-    let mut micros: u64 = 0;
-    for &c in &stamp[7..13] {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        micros = micros * 10 + u64::from(c - b'0');
-    }
-    if digits == 0 || matches!(b.get(14), Some(b'[' | b'<')) {
+    if matches!(head[14], b'[' | b'<') {
         return None;
     }
+    // Bytes 1..=5: the seconds, spaces first; bytes 7..=12: the fraction.
+    let secs = (lo >> 8) & swar::low_bytes(5);
+    let frac = (lo >> 56) | ((hi << 8) & swar::low_bytes(6));
+    let secs = swar::digits_value(swar::leading_spaces_to_zeros(secs, 5)?, 5)?;
+    let micros = swar::digits_value(frac, 6)?;
     Some((14, Some(secs * 1_000_000 + micros)))
+}
+
+/// Bytes as the lanes of a `u64` ("SIMD within a register"): byte `i` of
+/// a text is lane `i`, bits `8 * i..8 * i + 8`.
+mod swar {
+    /// Lanes `0..n` all set to 1.
+    const fn ones(n: u32) -> u64 {
+        0x0101_0101_0101_0101 & low_bytes(n)
+    }
+
+    /// The mask of lanes `0..n`.
+    pub(super) const fn low_bytes(n: u32) -> u64 {
+        if n >= 8 { u64::MAX } else { (1 << (8 * n)) - 1 }
+    }
+
+    /// The 16 bytes as two words (lanes 0..8 and 8..16).
+    #[inline]
+    pub(super) fn words(b: &[u8; 16]) -> (u64, u64) {
+        let (lo, hi) = b.split_at(8);
+        let word = |s: &[u8]| u64::from_le_bytes(s.try_into().unwrap_or([0; 8]));
+        (word(lo), word(hi))
+    }
+
+    /// Lanes `0..n` of `x` with their leading spaces (lanes `0..k`)
+    /// replaced by `0`; `None` if a space follows a non-space or all `n`
+    /// lanes are spaces.
+    #[inline]
+    pub(super) fn leading_spaces_to_zeros(x: u64, n: u32) -> Option<u64> {
+        let high = ones(n) << 7;
+        // 0x80 in the lanes that are spaces, i.e. zero in `diff`: the low
+        // seven bits plus 0x7f set the high bit unless they are all zero
+        // (without carrying into the next lane).
+        let diff = x ^ (ones(n) * u64::from(b' '));
+        let low7 = ones(n) * 0x7f;
+        let spaces = !(((diff & low7) + low7) | diff) & high;
+        // Spaces in lanes 0..k make 0xff in those lanes, 2^(8k) - 1.
+        let run = (spaces >> 7) * 0xff;
+        if run & run.wrapping_add(1) != 0 || spaces >> (8 * (n - 1)) != 0 {
+            return None;
+        }
+        // A space (0x20) plus 0x10 is '0' (0x30).
+        Some(x + (spaces >> 7) * 0x10)
+    }
+
+    /// The decimal number in lanes `0..n` (`n` <= 8, lane 0 the most
+    /// significant digit); `None` unless all `n` lanes are ASCII digits.
+    #[inline]
+    pub(super) fn digits_value(x: u64, n: u32) -> Option<u64> {
+        let (ones, high) = (ones(n), ones(n) << 7);
+        // Lane b < 0x80: (b | 0x80) - 0x30 keeps its high bit iff b >= '0';
+        // b + 0x46 sets it iff b > '9'.  Neither carries into the next lane.
+        let at_least_0 = ((x | high) - ones * 0x30) & high;
+        let above_9 = (x + ones * 0x46) & high;
+        if x & high != 0 || at_least_0 != high || above_9 != 0 {
+            return None;
+        }
+        // Digit values, padded to eight digits with leading zeros, then
+        // combined pairwise: 2 digits per 16-bit lane, 4 per 32-bit lane,
+        // then all 8 (each step fits its lane, so nothing carries over).
+        let mut v = (x - ones * 0x30) << (8 * (8 - n));
+        v = (v * 10 + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+        v = (v * 100 + (v >> 16)) & 0x0000_ffff_0000_ffff;
+        v = (v * 10_000 + (v >> 32)) & 0xffff_ffff;
+        Some(v)
+    }
 }
 
 /// Length in bytes of the kernel tokens at the start of `s` and their timestamp.
@@ -829,6 +886,41 @@ impl Token {
     }
 }
 
+/// The end of [`Lexer::log_line_ahead`]: whether the line of `len` bytes
+/// (without trailing whitespace) is a plain log line after `tokens` bytes
+/// of kernel tokens and the run's `structural_ws` whitespace characters.
+#[inline]
+fn plain_log_after(
+    raw: &[u8],
+    len: usize,
+    tokens: usize,
+    timestamp: Option<u64>,
+    structural_ws: usize,
+) -> Option<PlainLog> {
+    let line = raw.get(..len)?;
+    let rest = line.get(tokens..)?;
+    // The prefix's whitespace (at most `structural_ws` characters).
+    let mut cut = 0;
+    while cut < structural_ws && rest.get(cut).copied().is_some_and(is_ascii_py_space) {
+        cut += 1;
+    }
+    let text = &rest[cut..];
+    let mut ws = 0;
+    while text.get(ws).copied().is_some_and(is_ascii_py_space) {
+        ws += 1;
+    }
+    // A non-ASCII byte may be Unicode whitespace: the general path.
+    match text.get(ws) {
+        None | Some(b'K' | b'T' | b'#' | b'1' | b'o' | b'n' | 0x80..) => return None,
+        Some(_) => {}
+    }
+    // Lines are at most MAX_LINE_BYTES (1 MiB) long.
+    Some(PlainLog {
+        text: ((tokens + cut) as u32, len as u32),
+        timestamp,
+    })
+}
+
 /// A plain log line lexed ahead: a [`Line::Diagnostic`] whose first
 /// character after the indentation is ASCII and not `#` (so it is no KTAP
 /// attribute either), after a prefix of kernel tokens.
@@ -946,6 +1038,37 @@ impl Lexer {
         }
     }
 
+    /// [`Lexer::lex_ahead_log`] of a raw line, of which the caller knows
+    /// whether it contains one of the [`END_MARKERS`] (`end_marker`).  The
+    /// commonest line of a boot log, a plain log line after a printk
+    /// timestamp in printk's own layout, is told apart first, before the
+    /// rest of [`prelex`].
+    #[inline]
+    pub fn lex_ahead_line(&mut self, raw: &str, end_marker: bool) -> Ahead {
+        // A timestamp in this layout ends with its `]` (no whitespace), so
+        // it is the same with or without the line's trailing whitespace.
+        let stamp = printk_time_fixed(raw.as_bytes());
+        let stripped = py_rstrip(raw);
+        if let (Some((tokens, timestamp)), false) = (stamp, end_marker)
+            && let Some(structural_ws) = self.prefix.as_ref().and_then(|p| p.structural_ws)
+            && let Some(log) = plain_log_after(
+                raw.as_bytes(),
+                stripped.len(),
+                tokens,
+                timestamp,
+                structural_ws,
+            )
+        {
+            return Ahead::Log(log);
+        }
+        let pre = Prelexed {
+            len: stripped.len(),
+            tokens: stamp.or_else(|| scan_kernel_tokens(stripped)),
+            end_marker,
+        };
+        self.lex_ahead_log(raw, pre)
+    }
+
     /// The commonest line, lexed ahead without the general path: a log
     /// line of a run whose prefix is kernel tokens (a boot log or dmesg),
     /// whose first character after the prefix and the indentation cannot
@@ -958,28 +1081,7 @@ impl Lexer {
         if pre.end_marker {
             return None;
         }
-        let line = raw.as_bytes().get(..pre.len)?;
-        let rest = line.get(tokens..)?;
-        // The prefix's whitespace (at most `structural_ws` characters).
-        let mut cut = 0;
-        while cut < structural_ws && rest.get(cut).copied().is_some_and(is_ascii_py_space) {
-            cut += 1;
-        }
-        let text = &rest[cut..];
-        let mut ws = 0;
-        while text.get(ws).copied().is_some_and(is_ascii_py_space) {
-            ws += 1;
-        }
-        // A non-ASCII byte may be Unicode whitespace: the general path.
-        match text.get(ws) {
-            None | Some(b'K' | b'T' | b'#' | b'1' | b'o' | b'n' | 0x80..) => return None,
-            Some(_) => {}
-        }
-        // Lines are at most MAX_LINE_BYTES (1 MiB) long.
-        Some(PlainLog {
-            text: ((tokens + cut) as u32, pre.len as u32),
-            timestamp,
-        })
+        plain_log_after(raw.as_bytes(), pre.len, tokens, timestamp, structural_ws)
     }
 
     fn lexed<'a>(line: Line<'a>, text: &'a str, timestamp: Option<u64>) -> Lexed<'a> {
@@ -1243,6 +1345,98 @@ mod tests {
         );
     }
 
+    /// `printk_time_fixed` a byte at a time (as it was before it read
+    /// words).
+    fn printk_time_fixed_bytewise(b: &[u8]) -> Option<(usize, Option<u64>)> {
+        let stamp = b.get(..16)?;
+        if stamp[0] != b'[' || stamp[6] != b'.' || stamp[13] != b']' {
+            return None;
+        }
+        let mut secs: u64 = 0;
+        let mut digits = 0;
+        for &c in &stamp[1..6] {
+            if c.is_ascii_digit() {
+                secs = secs * 10 + u64::from(c - b'0');
+                digits += 1;
+            } else if c != b' ' || digits > 0 {
+                return None;
+            }
+        }
+        let mut micros: u64 = 0;
+        for &c in &stamp[7..13] {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            micros = micros * 10 + u64::from(c - b'0');
+        }
+        if digits == 0 || matches!(stamp[14], b'[' | b'<') {
+            return None;
+        }
+        Some((14, Some(secs * 1_000_000 + micros)))
+    }
+
+    #[test]
+    fn printk_time_words_agree_with_bytes() {
+        // Every seconds field made of bytes near the digits and the space
+        // (and high ones), and every fraction position likewise.
+        let near = [
+            b' ', b'!', b'/', b'0', b'1', b'5', b'9', b':', b'\t', 0xb0, 0xa0, b'.',
+        ];
+        let mut checked = 0;
+        let check = |stamp: &[u8; 16], checked: &mut u32| {
+            assert_eq!(
+                printk_time_fixed(stamp),
+                printk_time_fixed_bytewise(stamp),
+                "{:?}",
+                String::from_utf8_lossy(stamp)
+            );
+            *checked += 1;
+        };
+        let mut stamp = *b"[12345.678901] x";
+        for a in near {
+            for b in near {
+                for c in near {
+                    for d in near {
+                        for e in near {
+                            stamp[1..6].copy_from_slice(&[a, b, c, d, e]);
+                            check(&stamp, &mut checked);
+                        }
+                    }
+                }
+            }
+        }
+        let stamp = *b"[    1.000000] x";
+        for pos in 7..13 {
+            for v in near {
+                let mut s = stamp;
+                s[pos] = v;
+                check(&s, &mut checked);
+            }
+        }
+        for (pos, v) in [
+            (0, b'<'),
+            (6, b','),
+            (13, b')'),
+            (14, b'['),
+            (14, b'<'),
+            (14, b']'),
+        ] {
+            let mut s = stamp;
+            s[pos] = v;
+            check(&s, &mut checked);
+        }
+        check(b"[99999.999999] x", &mut checked);
+        assert_eq!(
+            printk_time_fixed(b"[    1.000000] x"),
+            Some((14, Some(1_000_000)))
+        );
+        assert_eq!(
+            printk_time_fixed(b"[12345.678901]]x"),
+            Some((14, Some(12_345_678_901)))
+        );
+        assert!(checked > 200_000);
+    }
+
     #[test]
     fn ascii_space_is_python_space() {
         for b in 0..=0x7fu8 {
@@ -1283,6 +1477,12 @@ mod tests {
         lx.lex(start, true);
         for line in lines {
             let pre = prelex(line);
+            let in_one_go = lx.clone_state().lex_ahead_line(line, has_end_marker(line));
+            assert_eq!(
+                in_one_go,
+                lx.clone_state().lex_ahead_log(line, pre),
+                "{line:?}"
+            );
             let general = Token::of(line, &lx.clone_state().lex_prelexed(line, pre, false));
             assert_eq!(lx.lex_ahead(line, pre), general, "{start:?} then {line:?}");
         }

@@ -493,9 +493,8 @@ fn lex_chunk<R>(
         let raw = &text[start..nl];
         // Only a line with one of these bytes can contain an end marker.
         let end_marker = flagged && lexer::has_end_marker(raw);
-        let pre = prelex_marked(raw, end_marker);
         let generation = lexer.generation();
-        let ahead = match lexer.lex_ahead_log(raw, pre) {
+        let ahead = match lexer.lex_ahead_line(raw, end_marker) {
             Ahead::Log(log) => LineAhead::Log(log),
             Ahead::Token(token) => {
                 chunk.tokens.push(token);
