@@ -19,7 +19,7 @@
 //! unknown `<testsuite>` attribute, a marker missing) is an error, never a
 //! silently wrong report.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::io;
 
 use junit_report::{OffsetDateTime, TestSuite};
@@ -133,6 +133,9 @@ pub(super) struct Templates {
     /// junit-report's text of the `time` of 0.. milliseconds, made when
     /// first needed.
     times: Vec<OnceCell<Box<str>>>,
+    /// The last classname written and its escaped form: the test cases
+    /// of a suite share it.
+    classname: RefCell<(String, Vec<u8>)>,
 }
 
 fn case_index(outcome: Outcome, out: bool) -> usize {
@@ -313,6 +316,7 @@ impl Templates {
             cases,
             suite: suite_templates(timestamp)?,
             times: (0..TIMES_CACHED).map(|_| OnceCell::new()).collect(),
+            classname: RefCell::default(),
         })
     }
 
@@ -329,7 +333,17 @@ impl Templates {
         t.write(buf, |buf, slot| match slot {
             Slot::Name => attr(buf, &f.name),
             Slot::Time => self.time(buf, f.time_ms),
-            Slot::Classname => attr(buf, f.classname),
+            Slot::Classname => {
+                let mut last = self.classname.borrow_mut();
+                let (raw, escaped) = &mut *last;
+                if raw != f.classname {
+                    raw.clear();
+                    raw.push_str(f.classname);
+                    escaped.clear();
+                    attr(escaped, f.classname);
+                }
+                buf.extend_from_slice(escaped);
+            }
             Slot::Type => attr(buf, f.type_),
             Slot::Message => attr(buf, &f.message),
             Slot::Out => buf.extend_from_slice(f.out.as_deref().unwrap_or("").as_bytes()),
