@@ -310,7 +310,9 @@ fn build(sink: &mut LineSink, chunk: &Chunk) {
     let mut in_step = sink.lexer.is_in(&ahead);
     let mut states = chunk.states.iter().peekable();
     for (i, line) in chunk.lines.iter().enumerate() {
-        let raw = &text[line.start as usize..line.end as usize];
+        // Most lines (plain log lines) are given to the tree builder as
+        // byte ranges: the line is sliced only when needed.
+        let raw = || &text[line.start as usize..line.end as usize];
         let changed = states.next_if(|(at, _)| *at == i).map(|(_, st)| st);
         if let Some(st) = changed {
             ahead.clone_from(st);
@@ -320,7 +322,7 @@ fn build(sink: &mut LineSink, chunk: &Chunk) {
         // Between runs a line with a version marker may start the next run
         // with a new prefix, which the worker could not know (see
         // `Lexer::lex_ahead`): lex it here.
-        if in_step && !(idle && raw.contains(lexer::VERSION_MARKER)) {
+        if in_step && !(idle && raw().contains(lexer::VERSION_MARKER)) {
             if changed.is_some() {
                 sink.lexer.set_state(&ahead);
             }
@@ -333,12 +335,12 @@ fn build(sink: &mut LineSink, chunk: &Chunk) {
                         log.timestamp,
                         sink.line_no,
                     ) {
-                        sink.builder.feed(&log.lexed(raw), sink.line_no);
+                        sink.builder.feed(&log.lexed(raw()), sink.line_no);
                     }
                 }
                 LineAhead::Token(k) => {
                     let token = &chunk.tokens[k as usize];
-                    sink.builder.feed(&token.lexed(raw), sink.line_no);
+                    sink.builder.feed(&token.lexed(raw()), sink.line_no);
                 }
             }
         } else {
@@ -346,7 +348,7 @@ fn build(sink: &mut LineSink, chunk: &Chunk) {
             if !in_step {
                 tests::OUT_OF_STEP.with(|n| n.set(n.get() + 1));
             }
-            let lexed = sink.lexer.lex(raw, idle);
+            let lexed = sink.lexer.lex(raw(), idle);
             sink.builder.feed(&lexed, sink.line_no);
             in_step = sink.lexer.is_in(&ahead);
         }

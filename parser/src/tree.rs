@@ -387,6 +387,12 @@ impl LogBuf {
 
     /// Append another buffer (its lines after ours).
     fn append(&mut self, mut other: LogBuf, cap: usize, chunk: Option<&str>) {
+        if other.lines == 0 {
+            // Nothing to copy: keep our buffers (they are reused).
+            self.dropped += other.dropped;
+            self.attrs.append(&mut other.attrs);
+            return;
+        }
         if self.lines == 0 && self.dropped == 0 {
             other.attrs.splice(0..0, std::mem::take(&mut self.attrs));
             *self = other;
@@ -503,6 +509,54 @@ impl Frame {
         }
     }
 
+    /// Make a frame of a finished test (its test and pending log taken, see
+    /// [`TreeBuilder::finish_frame`]) what [`Frame::new`] makes, in place.
+    fn renew(
+        &mut self,
+        name: &str,
+        is_subtest: bool,
+        expected_num: u64,
+        log: LogBuf,
+        ts: Option<u64>,
+    ) {
+        // Every field, so that a new one cannot be forgotten here.
+        let Frame {
+            test,
+            is_subtest: subtest,
+            phase,
+            parent_test,
+            expected,
+            expected_num: number,
+            test_num,
+            missing_made,
+            log: frame_log,
+            pending,
+            start_ts,
+            mark_ts,
+            end_ts,
+            header_seen,
+            eof_without_result,
+            streamed,
+        } = self;
+        debug_assert!(test.name.is_empty() && test.subtests.is_empty() && pending.is_empty());
+        test.name.push_str(name);
+        test.number = expected_num;
+        *subtest = is_subtest;
+        *phase = Phase::Diag0;
+        *parent_test = !is_subtest;
+        *expected = None;
+        *number = expected_num;
+        *test_num = 1;
+        *missing_made = 0;
+        *frame_log = log;
+        *start_ts = ts;
+        *mark_ts = ts;
+        *end_ts = None;
+        *header_seen = false;
+        *eof_without_result = false;
+        *streamed = 0;
+    }
+
     fn mark_header(&mut self, ts: Option<u64>) {
         if !self.header_seen {
             self.header_seen = true;
@@ -526,7 +580,14 @@ enum Step {
 #[derive(Debug)]
 pub struct TreeBuilder {
     opts: Options,
-    stack: Vec<Frame>,
+    /// The tests in progress, innermost last.  Boxed: a frame is several
+    /// hundred bytes, and it would be moved in and out of the vector for
+    /// every test.
+    #[allow(clippy::vec_box)]
+    stack: Vec<Box<Frame>>,
+    /// Frames of finished tests, for the next tests.
+    #[allow(clippy::vec_box)]
+    frames: Vec<Box<Frame>>,
     runs: Vec<Test>,
     warnings: Vec<Warning>,
     warnings_suppressed: u64,
@@ -563,6 +624,9 @@ const NAME_MAX: usize = 256;
 /// [`PLAN_RESERVE_MAX`] tests unless they really came).
 const LISTS_MAX: usize = 8;
 
+/// Most frames kept in [`TreeBuilder::frames`].
+const MAX_FRAMES: usize = 16;
+
 /// Most log buffers kept in [`TreeBuilder::spare`].
 const MAX_SPARE: usize = 8;
 
@@ -578,6 +642,7 @@ impl TreeBuilder {
         TreeBuilder {
             opts,
             stack: Vec::new(),
+            frames: Vec::new(),
             runs: Vec::new(),
             warnings: Vec::new(),
             warnings_suppressed: 0,
@@ -807,7 +872,7 @@ impl TreeBuilder {
                 }
                 self.started_any = true;
                 fresh = true;
-                let f = Frame::new("main", false, 0, LogBuf::default(), lexed.timestamp);
+                let f = self.frame("main", false, 0, LogBuf::default(), lexed.timestamp);
                 self.stack.push(f);
             }
             if let Step::Consumed = self.step(Some(lexed)) {
@@ -1039,7 +1104,8 @@ impl TreeBuilder {
         // A subtest starts here.
         let (text, spans) = self.spare.pop().unwrap_or_default();
         let log = std::mem::replace(&mut f.pending, LogBuf::reusing(text, spans));
-        let mut child = Frame::new("", true, f.test_num, log, f.mark_ts);
+        let (number, ts) = (f.test_num, f.mark_ts);
+        let mut child = self.frame("", true, number, log, ts);
         if matches!(cur.map(|l| &l.line), Some(Line::Result(_))) {
             // A result line passes through the phases before Result
             // (Diag0, Version, Header, Diag1, Plan, PostDiag) of a new
@@ -1108,6 +1174,25 @@ impl TreeBuilder {
         }
         self.finish_frame();
         Step::Consumed
+    }
+
+    /// A new frame ([`Frame::new`]), in the box of a finished test's if
+    /// there is one.
+    fn frame(
+        &mut self,
+        name: &str,
+        is_subtest: bool,
+        expected_num: u64,
+        log: LogBuf,
+        ts: Option<u64>,
+    ) -> Box<Frame> {
+        match self.frames.pop() {
+            Some(mut b) => {
+                b.renew(name, is_subtest, expected_num, log, ts);
+                b
+            }
+            None => Box::new(Frame::new(name, is_subtest, expected_num, log, ts)),
+        }
     }
 
     /// Finalise the top frame and attach it to its parent (or to the runs).
@@ -1185,29 +1270,36 @@ impl TreeBuilder {
         } else if self.spare.len() < MAX_SPARE
             && (f.log.text.capacity() > 0 || f.log.spans.capacity() > 0)
         {
-            let (mut text, mut spans) = (f.log.text, f.log.spans);
+            let (mut text, mut spans) = (
+                std::mem::take(&mut f.log.text),
+                std::mem::take(&mut f.log.spans),
+            );
             text.clear();
             spans.clear();
             self.spare.push((text, spans));
         }
 
+        let test = std::mem::replace(&mut f.test, Test::new(""));
+        if self.frames.len() < MAX_FRAMES {
+            self.frames.push(f);
+        }
         let top_level = self.stack.len() == 1;
         match self.stack.last_mut() {
             Some(parent) => {
-                parent.test.counts.add(&f.test.counts);
+                parent.test.counts.add(&test.counts);
                 if end.is_some() {
                     parent.mark_ts = end;
                 }
                 if self.opts.stream && top_level {
                     parent.streamed += 1;
-                    self.finished.push((self.runs.len(), f.test));
+                    self.finished.push((self.runs.len(), test));
                 } else {
-                    parent.test.subtests.push(f.test);
+                    parent.test.subtests.push(test);
                 }
                 parent.test_num = parent.test_num.saturating_add(1);
             }
             None => {
-                let mut main = f.test;
+                let mut main = test;
                 if main.status != Status::NoTests {
                     main.status = main.counts.status();
                 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Fuzz target: any input must parse without panicking, the threaded
-//! parser must agree with the single-threaded one, both writers must
+//! parser must agree with the single-threaded one (also keeping every
+//! log), both writers must
 //! produce well-formed output (XML without forbidden characters), and the
 //! JUnit from templates must be junit-report's own.
 #![no_main]
@@ -19,6 +20,17 @@ fuzz_target!(|data: &[u8]| {
     assert!(err.is_none());
     assert_eq!(threaded.runs, parsed.runs);
     assert_eq!(threaded.warnings, parsed.warnings);
+    // Also with every log kept, capped short: the threaded parser keeps log
+    // lines as ranges of its chunks and copies them late.
+    let all_logs = Options {
+        keep_all_logs: true,
+        max_log_bytes: 64,
+        ..Options::default()
+    };
+    let (want, _) = ktap2junit::parse_reader(data, &all_logs);
+    let (got, _) = ktap2junit::parse_threaded(std::io::Cursor::new(data.to_vec()), &all_logs)
+        .expect("start the lexing thread");
+    assert_eq!(got.runs, want.runs);
     let mut xml = Vec::new();
     write_junit(&mut xml, &parsed.runs, &JunitOptions::default()).expect("write JUnit");
     // The templates give exactly what junit-report writes.
