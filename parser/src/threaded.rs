@@ -302,8 +302,8 @@ pub(crate) fn parse_with_workers<R: Read + Send + 'static>(
 /// Feed the lines of `chunk` to the tree builder, using the worker's tokens
 /// where its lexer state is known to equal ours.
 fn build(sink: &mut LineSink, chunk: &Chunk) {
-    let text = Arc::clone(&chunk.text);
-    sink.builder.enter_chunk(Arc::clone(&text));
+    let text = chunk.text.as_str();
+    sink.builder.enter_chunk(Arc::clone(&chunk.text));
     // The worker's lexer state before the current line, and whether ours is
     // the same (then the worker's tokens are ours).
     let mut ahead = chunk.start.clone();
