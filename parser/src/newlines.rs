@@ -27,6 +27,11 @@ fn masks(block: &[u8], flags: [u8; 3], avx2: bool) -> (u64, u64) {
         let _ = avx2;
         return full_masks(full, flags);
     }
+    byte_masks(block, flags)
+}
+
+/// [`masks`] a byte at a time (the last, partial block of a slice).
+fn byte_masks(block: &[u8], flags: [u8; 3]) -> (u64, u64) {
     let mut newlines = 0;
     let mut flagged = 0;
     for (i, &b) in block.iter().enumerate() {
@@ -109,13 +114,7 @@ fn has_avx2() -> bool {
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
 fn full_masks(block: &[u8; BLOCK], flags: [u8; 3]) -> (u64, u64) {
-    let mut newlines = 0u64;
-    let mut flagged = 0u64;
-    for (i, &b) in block.iter().enumerate() {
-        newlines |= u64::from(b == b'\n') << i;
-        flagged |= u64::from(b == flags[0] || b == flags[1] || b == flags[2]) << i;
-    }
-    (newlines, flagged)
+    byte_masks(block, flags)
 }
 
 /// Iterator over the lines of a slice: the position of each `\n` (as
@@ -140,7 +139,7 @@ pub(crate) struct Lines<'a> {
 
 impl<'a> Lines<'a> {
     pub(crate) fn new(bytes: &'a [u8], flags: [u8; 3]) -> Self {
-        Self::with_avx2(bytes, flags, has_avx2())
+        Self::with_avx2(bytes, flags, true)
     }
 
     /// [`Lines::new`], using AVX2 only if `avx2` (and the CPU has it).

@@ -415,6 +415,13 @@ impl LogBuf {
     }
 }
 
+/// The text of the current chunk (see [`TreeBuilder::enter_chunk`]); a
+/// function of the field, not a method, so that frames can be borrowed
+/// beside it.
+fn chunk_text(chunk: &Option<Arc<String>>) -> Option<&str> {
+    chunk.as_deref().map(String::as_str)
+}
+
 /// The byte range of `inner` in `outer`, if it is a slice of it.
 fn range_in(outer: &str, inner: &str) -> Option<(u32, u32)> {
     let start = (inner.as_ptr() as usize).checked_sub(outer.as_ptr() as usize)?;
@@ -486,22 +493,22 @@ struct Frame {
 }
 
 impl Frame {
-    fn new(name: &str, is_subtest: bool, expected_num: u64, log: LogBuf, ts: Option<u64>) -> Self {
-        let mut test = Test::new(name);
-        test.number = expected_num;
+    /// A frame to be made a new one by [`Frame::renew`] (only that sets
+    /// its values).
+    fn blank() -> Self {
         Frame {
-            test,
-            is_subtest,
+            test: Test::new(""),
+            is_subtest: false,
             phase: Phase::Diag0,
-            parent_test: !is_subtest,
+            parent_test: false,
             expected: None,
-            expected_num,
-            test_num: 1,
+            expected_num: 0,
+            test_num: 0,
             missing_made: 0,
-            log,
+            log: LogBuf::default(),
             pending: LogBuf::default(),
-            start_ts: ts,
-            mark_ts: ts,
+            start_ts: None,
+            mark_ts: None,
             end_ts: None,
             header_seen: false,
             eof_without_result: false,
@@ -509,8 +516,9 @@ impl Frame {
         }
     }
 
-    /// Make a frame of a finished test (its test and pending log taken, see
-    /// [`TreeBuilder::finish_frame`]) what [`Frame::new`] makes, in place.
+    /// Make a blank frame, or that of a finished test (its test and pending
+    /// log taken, see [`TreeBuilder::finish_frame`]), the frame of a new
+    /// test, in place.
     fn renew(
         &mut self,
         name: &str,
@@ -555,6 +563,19 @@ impl Frame {
         *header_seen = false;
         *eof_without_result = false;
         *streamed = 0;
+    }
+
+    /// Its plan (if it has one) still promises another subtest.
+    #[inline]
+    fn within_plan(&self) -> bool {
+        self.expected.is_none_or(|n| self.test_num <= n)
+    }
+
+    /// Waiting for its next subtest within its plan: a log line now goes to
+    /// that subtest's log (see [`TreeBuilder::step_loop`]).
+    #[inline]
+    fn between_subtests(&self) -> bool {
+        self.phase == Phase::Loop && self.within_plan()
     }
 
     fn mark_header(&mut self, ts: Option<u64>) {
@@ -732,10 +753,7 @@ impl TreeBuilder {
             && !lexed.malformed_result
             && self.log_between_subtests(lexed.text)
         {
-            if lexed.timestamp.is_some() {
-                self.last_ts = lexed.timestamp;
-            }
-            self.last_was_result = false;
+            self.logged(lexed.timestamp);
             return;
         }
         if lexed.malformed_result {
@@ -766,13 +784,22 @@ impl TreeBuilder {
     fn log_between_subtests(&mut self, text: &str) -> bool {
         let cap = self.opts.max_log_bytes;
         match self.stack.last_mut() {
-            Some(f) if f.phase == Phase::Loop && f.expected.is_none_or(|n| f.test_num <= n) => {
-                f.pending
-                    .push(text, cap, self.chunk.as_deref().map(String::as_str));
+            Some(f) if f.between_subtests() => {
+                f.pending.push(text, cap, chunk_text(&self.chunk));
                 true
             }
             _ => false,
         }
+    }
+
+    /// What [`TreeBuilder::feed`] notes of a log line after it (when the
+    /// line was put into a log without the state machine).
+    #[inline]
+    fn logged(&mut self, timestamp: Option<u64>) {
+        if timestamp.is_some() {
+            self.last_ts = timestamp;
+        }
+        self.last_was_result = false;
     }
 
     /// Start building from a chunk of input (the threaded parser's): log
@@ -809,17 +836,14 @@ impl TreeBuilder {
     ) -> bool {
         let cap = self.opts.max_log_bytes;
         match self.stack.last_mut() {
-            Some(f) if f.phase == Phase::Loop && f.expected.is_none_or(|n| f.test_num <= n) => {
+            Some(f) if f.between_subtests() => {
                 debug_assert!(self.chunk.is_some(), "a log range without a chunk");
                 f.pending.push_span(start, end, cap);
             }
             _ => return false,
         }
         self.line_no = line_no;
-        if timestamp.is_some() {
-            self.last_ts = timestamp;
-        }
-        self.last_was_result = false;
+        self.logged(timestamp);
         true
     }
 
@@ -832,11 +856,9 @@ impl TreeBuilder {
                 let cap = self.opts.max_log_bytes;
                 if let Some(f) = self.stack.last_mut() {
                     if f.phase == Phase::Loop {
-                        f.pending
-                            .push(lexed.text, cap, self.chunk.as_deref().map(String::as_str));
+                        f.pending.push(lexed.text, cap, chunk_text(&self.chunk));
                     } else {
-                        f.log
-                            .push(lexed.text, cap, self.chunk.as_deref().map(String::as_str));
+                        f.log.push(lexed.text, cap, chunk_text(&self.chunk));
                     }
                 }
                 self.end_run();
@@ -936,8 +958,7 @@ impl TreeBuilder {
         match f.phase {
             Phase::Diag0 | Phase::Diag1 | Phase::PostDiag => {
                 if let (true, Some(l)) = (is_diag, cur) {
-                    f.log
-                        .push(l.text, cap, self.chunk.as_deref().map(String::as_str));
+                    f.log.push(l.text, cap, chunk_text(&self.chunk));
                     return Step::Consumed;
                 }
                 f.phase = match f.phase {
@@ -1049,13 +1070,11 @@ impl TreeBuilder {
         let Some(f) = self.stack.last_mut() else {
             return Step::Consumed;
         };
-        let in_plan = f.expected.is_none_or(|n| f.test_num <= n);
-        if !in_plan {
+        if !f.within_plan() {
             return self.end_loop(is_subtest);
         }
         if let (true, Some(l)) = (is_diag, cur) {
-            f.pending
-                .push(l.text, cap, self.chunk.as_deref().map(String::as_str));
+            f.pending.push(l.text, cap, chunk_text(&self.chunk));
             return Step::Consumed;
         }
         if cur.is_none() || name_matches {
@@ -1064,8 +1083,7 @@ impl TreeBuilder {
                     // Give up materialising placeholders for absurd plans.
                     f.expected = Some(f.test_num.saturating_sub(1));
                     let log = std::mem::take(&mut f.pending);
-                    f.log
-                        .append(log, cap, self.chunk.as_deref().map(String::as_str));
+                    f.log.append(log, cap, chunk_text(&self.chunk));
                     self.warn(format!(
                         "plan promised {n} tests; only the first {max_missing} missing ones are reported"
                     ));
@@ -1077,7 +1095,7 @@ impl TreeBuilder {
                 let mut log = std::mem::take(&mut f.pending);
                 if !log.is_empty() {
                     let d = t.details_mut();
-                    d.log = log.take_text(self.chunk.as_deref().map(String::as_str));
+                    d.log = log.take_text(chunk_text(&self.chunk));
                     d.log_dropped = log.dropped;
                 }
                 f.test.counts.add_status(Status::Crashed);
@@ -1097,8 +1115,7 @@ impl TreeBuilder {
                 return Step::Again;
             }
             let log = std::mem::take(&mut f.pending);
-            f.log
-                .append(log, cap, self.chunk.as_deref().map(String::as_str));
+            f.log.append(log, cap, chunk_text(&self.chunk));
             return self.end_loop(is_subtest);
         }
         // A subtest starts here.
@@ -1176,8 +1193,8 @@ impl TreeBuilder {
         Step::Consumed
     }
 
-    /// A new frame ([`Frame::new`]), in the box of a finished test's if
-    /// there is one.
+    /// The frame of a new test ([`Frame::renew`]), in the box of a
+    /// finished test's if there is one.
     fn frame(
         &mut self,
         name: &str,
@@ -1186,13 +1203,12 @@ impl TreeBuilder {
         log: LogBuf,
         ts: Option<u64>,
     ) -> Box<Frame> {
-        match self.frames.pop() {
-            Some(mut b) => {
-                b.renew(name, is_subtest, expected_num, log, ts);
-                b
-            }
-            None => Box::new(Frame::new(name, is_subtest, expected_num, log, ts)),
-        }
+        let mut frame = self
+            .frames
+            .pop()
+            .unwrap_or_else(|| Box::new(Frame::blank()));
+        frame.renew(name, is_subtest, expected_num, log, ts);
+        frame
     }
 
     /// Finalise the top frame and attach it to its parent (or to the runs).
@@ -1243,8 +1259,7 @@ impl TreeBuilder {
 
         // Logs and attributes.
         let pending = std::mem::take(&mut f.pending);
-        f.log
-            .append(pending, cap, self.chunk.as_deref().map(String::as_str));
+        f.log.append(pending, cap, chunk_text(&self.chunk));
         let keep = self.opts.keep_all_logs || !t.status.is_ok() || !f.is_subtest;
         t.subtests.shrink_to_fit();
         let attrs: Vec<(String, String)> = std::mem::take(&mut f.log.attrs)
@@ -1265,7 +1280,7 @@ impl TreeBuilder {
         }
         if keep && (f.log.lines > 0 || f.log.dropped > 0) {
             let d = t.details_mut();
-            d.log = f.log.take_text(self.chunk.as_deref().map(String::as_str));
+            d.log = f.log.take_text(chunk_text(&self.chunk));
             d.log_dropped = f.log.dropped;
         } else if self.spare.len() < MAX_SPARE
             && (f.log.text.capacity() > 0 || f.log.spans.capacity() > 0)
