@@ -1039,31 +1039,17 @@ impl Lexer {
     }
 
     /// [`Lexer::lex_ahead_log`] of a raw line, of which the caller knows
-    /// whether it contains one of the [`END_MARKERS`] (`end_marker`).  The
-    /// commonest line of a boot log, a plain log line after a printk
-    /// timestamp in printk's own layout, is told apart first, before the
-    /// rest of [`prelex`].
+    /// whether it contains one of the [`END_MARKERS`] (`end_marker`): what
+    /// [`prelex_marked`] does, with printk's own timestamp layout (the
+    /// commonest prefix) read first, in line.
     #[inline]
     pub fn lex_ahead_line(&mut self, raw: &str, end_marker: bool) -> Ahead {
         // A timestamp in this layout ends with its `]` (no whitespace), so
         // it is the same with or without the line's trailing whitespace.
-        let stamp = printk_time_fixed(raw.as_bytes());
         let stripped = py_rstrip(raw);
-        if let (Some((tokens, timestamp)), false) = (stamp, end_marker)
-            && let Some(structural_ws) = self.prefix.as_ref().and_then(|p| p.structural_ws)
-            && let Some(log) = plain_log_after(
-                raw.as_bytes(),
-                stripped.len(),
-                tokens,
-                timestamp,
-                structural_ws,
-            )
-        {
-            return Ahead::Log(log);
-        }
         let pre = Prelexed {
             len: stripped.len(),
-            tokens: stamp.or_else(|| scan_kernel_tokens(stripped)),
+            tokens: printk_time_fixed(raw.as_bytes()).or_else(|| scan_kernel_tokens(stripped)),
             end_marker,
         };
         self.lex_ahead_log(raw, pre)
@@ -1480,6 +1466,12 @@ mod tests {
             let in_one_go = lx.clone_state().lex_ahead_line(line, has_end_marker(line));
             assert_eq!(
                 in_one_go,
+                lx.clone_state().lex_ahead_log(line, pre),
+                "{line:?}"
+            );
+            let in_line = lx.clone_state().lex_ahead_line(line, has_end_marker(line));
+            assert_eq!(
+                in_line,
                 lx.clone_state().lex_ahead_log(line, pre),
                 "{line:?}"
             );
