@@ -3,20 +3,38 @@
 //! The stress engine: one run starts N kernel threads at once, each making a
 //! single `request_module()` or `get_fs_type()` call, joins every one of them,
 //! and sums the results up the way lib/test_kmod.c does.
+//!
+//! Before a run starts its threads it reserves the memory it can take at its
+//! peak from a [`Budget`] that every run of the module shares: half of
+//! `MemAvailable` when the run starts, less what the runs going on reserved.
+//! A run that does not fit is throttled (fewer threads alive at once), or
+//! refused with -ENOMEM when not even one thread fits.
 
-use crate::ffi;
+use crate::abstractions::{
+    fs_type::FileSystemType,
+    kmod::{
+        self,
+        MAX_KMOD_CONCURRENT, //
+    },
+    kthread::{
+        self,
+        KThread, //
+    },
+    meminfo, //
+};
 use kernel::{
+    new_mutex,
     prelude::*,
-    str::{CStr, CString},
+    str::CString,
     sync::{
-        atomic::{Atomic, Relaxed},
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
         Arc,
+        Mutex, //
     },
 };
-
-/// `request_module()`'s result when modprobe says "module not found": its exit
-/// status 1, as a wait status.
-pub(crate) const MODULE_NOT_FOUND: i32 = 256;
 
 /// What each thread of a run calls (`config_test_case`: 1 or 2, as in C).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +62,21 @@ impl TestCase {
             Self::FsType => "TEST_KMOD_FS_TYPE",
         }
     }
+
+    /// Makes the call once: `request_module()`'s value, or for a file
+    /// system 0 when found and -EINVAL when not (the C driver's
+    /// `tally_work_test()`).
+    fn call(self, name: &CStr) -> i32 {
+        match self {
+            Self::Driver => kmod::request_module(name),
+            // Like C, the module reference is dropped at once: the run only
+            // asks whether the file system could be had.
+            Self::FsType => match FileSystemType::get(name) {
+                Some(_fs) => 0,
+                None => EINVAL.to_errno(),
+            },
+        }
+    }
 }
 
 /// One run: what to call, on which name, with how many threads.
@@ -51,37 +84,16 @@ pub(crate) struct Plan<'a> {
     pub(crate) case: TestCase,
     pub(crate) name: &'a CStr,
     pub(crate) threads: u32,
-    /// Test hook: behave as if starting thread number N failed with -ENOMEM,
-    /// to exercise the clean-up path (which deadlocks in the C driver).
-    pub(crate) fail_spawn_at: Option<u32>,
-    /// Test hook: let at most this many threads be alive at once, as if
-    /// memory allowed no more (see [`thread_window`]).
-    pub(crate) max_window: Option<u32>,
-}
-
-impl<'a> Plan<'a> {
-    pub(crate) fn new(case: TestCase, name: &'a CStr, threads: u32) -> Self {
-        Self {
-            case,
-            name,
-            threads,
-            fail_spawn_at: None,
-            max_window: None,
-        }
-    }
 }
 
 /// What a run observed.
 pub(crate) struct Outcome {
-    /// The return of each thread that was started, in thread order:
-    /// `request_module()`'s value, or for a file system 0 when found and
-    /// -EINVAL when not (the C driver's `tally_work_test()`).
+    /// The return of each thread that was started, in thread order (see
+    /// [`TestCase`]).
     pub(crate) threads: KVVec<i32>,
     /// Why thread number `threads.len()` could not be started, if one could
     /// not.  The threads before it ran to the end and were joined.
     pub(crate) spawn_error: Option<Error>,
-    /// The most threads that were alive at the same time.
-    pub(crate) peak_alive: u32,
 }
 
 impl Outcome {
@@ -101,72 +113,165 @@ pub(crate) fn aggregate(returns: &[i32]) -> i32 {
     returns.iter().rev().copied().find(|&r| r != 0).unwrap_or(0)
 }
 
-/// The kernel's `MAX_KMOD_CONCURRENT`: at most this many modprobe helpers
-/// run at once; further `request_module()` calls wait for a slot.
-pub(crate) const MAX_KMOD_CONCURRENT: usize = 50;
-/// What one live thread costs at most: its kernel stack (16 KiB on x86_64,
-/// twice that with KASAN), its task and our handle.
-const THREAD_COST: usize = 32 << 10;
+/// Starts the threads of a run.  Production runs use [`KThreads`]; the KUnit
+/// suite counts and fails starts with a spawner of its own.
+pub(crate) trait Spawner {
+    /// A started thread; dropping it waits until it has run and exited.
+    type Thread;
+
+    /// Starts thread number `index` of a run, running `work`.
+    fn spawn(&self, index: u32, work: impl FnOnce() + Send + 'static) -> Result<Self::Thread>;
+}
+
+/// Kernel threads named `test_kmod-<index>`, as in C.
+pub(crate) struct KThreads;
+
+impl Spawner for KThreads {
+    type Thread = KThread;
+
+    fn spawn(&self, index: u32, work: impl FnOnce() + Send + 'static) -> Result<KThread> {
+        kthread::spawn(fmt!("test_kmod-{index}"), work)
+    }
+}
+
+/// What one live thread costs at most: its kernel stack (`THREAD_SIZE`:
+/// 16 KiB on x86_64, 32 KiB with KASAN), its `task_struct`, and 8 KiB for
+/// the rest (the architecture's register state, the kthread bookkeeping,
+/// the pid, our handle and completion).
+pub(crate) const THREAD_COST: usize = meminfo::THREAD_SIZE + meminfo::TASK_STRUCT_SIZE + (8 << 10);
 /// What one thread costs for the whole run: its result slot, and its copy
 /// in the [`Outcome`].
 const RESULT_COST: usize = 2 * size_of::<i32>();
 /// What one running modprobe helper costs at most: the usermode-helper
 /// process and its kernel side.  Measured with kunit/bench: 200 threads
 /// calling request_module() (50 helpers at a time) took at most 15 MiB of
-/// MemAvailable, threads included, so 1 MiB per helper leaves a margin of
-/// three.  Concurrent loads of the same module no longer each copy its
-/// image: since 6.6 `finit_module()` lets only one of them read the file
-/// (`idempotent()` in kernel/module/main.c).
+/// `MemAvailable`, threads included, so 1 MiB per helper leaves a margin of
+/// three.  Concurrent loads of the same module do not each copy its image:
+/// `finit_module()` lets only one of them read the file.
 const MODPROBE_COST: usize = 1 << 20;
 
 /// The memory a run of `threads` threads takes at its peak if all of them
-/// are alive at once, with or without a userspace modprobe behind
-/// `request_module()`.
-pub(crate) fn run_cost(threads: u32, modprobe: bool) -> usize {
-    fixed_cost(threads, modprobe).saturating_add((threads as usize).saturating_mul(THREAD_COST))
+/// are alive at once, when it is the only run.
+pub(crate) fn run_cost(threads: u32) -> usize {
+    helpers_cost(threads as usize)
+        .saturating_add((threads as usize).saturating_mul(RESULT_COST + THREAD_COST))
 }
 
-/// The part of [`run_cost`] that does not depend on how many threads are
-/// alive at once: the results and the modprobe helpers.
-fn fixed_cost(threads: u32, modprobe: bool) -> usize {
-    let threads = threads as usize;
-    let helpers = if modprobe {
-        threads.min(MAX_KMOD_CONCURRENT)
-    } else {
-        0
-    };
-    threads
-        .saturating_mul(RESULT_COST)
-        .saturating_add(helpers * MODPROBE_COST)
+/// What the modprobe helpers of runs with `threads` threads in all can take:
+/// both test cases may run helpers (`get_fs_type()` asks for module
+/// `fs-<name>`), and at most `MAX_KMOD_CONCURRENT` run at once, whoever
+/// asked.  An upper bound, whether a modprobe is installed or not.
+fn helpers_cost(threads: usize) -> usize {
+    threads.min(MAX_KMOD_CONCURRENT) * MODPROBE_COST
 }
 
-/// How many threads of a run may be alive at once so that the run takes at
-/// most half of `available` bytes: all of them when that fits (kmod.sh's
-/// runs always do), fewer when it does not, in which case the run is
-/// throttled (a new thread starts when the oldest one has ended) and says
-/// so in the kernel log.  -ENOMEM, also logged, when not even one thread
-/// fits.  The C driver has no such check.
-pub(crate) fn thread_window(threads: u32, modprobe: bool, available: usize) -> Result<u32> {
-    let limit = available / 2;
-    let fixed = fixed_cost(threads, modprobe);
-    let room = limit.saturating_sub(fixed) / THREAD_COST;
-    if room == 0 {
-        pr_warn!(
-            "refusing a run of {threads} threads: even one at a time it needs {} MiB, only {} MiB are available\n",
-            (fixed + THREAD_COST) >> 20,
-            available >> 20
-        );
-        return Err(ENOMEM);
+/// What the runs going on have reserved.
+struct Usage {
+    /// Their threads' results and the threads they may have alive at once.
+    bytes: usize,
+    /// Their threads in all, for the helpers they may run.
+    threads: usize,
+}
+
+impl Usage {
+    fn total(&self) -> usize {
+        self.bytes.saturating_add(helpers_cost(self.threads))
     }
-    let window = u32::try_from(room).unwrap_or(u32::MAX).min(threads);
-    if window < threads {
-        pr_info!(
-            "throttling a run of {threads} threads to {window} at a time: all at once they would need {} MiB, only {} MiB are available\n",
-            run_cost(threads, modprobe) >> 20,
-            available >> 20
-        );
+}
+
+/// The memory that the runs of the module may take together: half of
+/// `MemAvailable` when a run starts (or a fixed amount, for tests), of which
+/// each run reserves what it can take at its peak until it ends.  The
+/// modprobe helpers are counted once for all runs, as the kernel runs at
+/// most `MAX_KMOD_CONCURRENT` of them in all.
+#[pin_data]
+pub(crate) struct Budget {
+    #[pin]
+    usage: Mutex<Usage>,
+    /// A fixed total instead of half of `MemAvailable`.
+    fixed: Option<usize>,
+}
+
+impl Budget {
+    /// The budget of the module: half of `MemAvailable` when a run starts.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            usage <- new_mutex!(Usage { bytes: 0, threads: 0 }),
+            fixed: None,
+        })
     }
-    Ok(window)
+
+    /// A budget of `bytes` in all, whatever memory the machine has.
+    pub(crate) fn fixed(bytes: usize) -> impl PinInit<Self> {
+        pin_init!(Self {
+            usage <- new_mutex!(Usage { bytes: 0, threads: 0 }),
+            fixed: Some(bytes),
+        })
+    }
+
+    /// Bytes reserved by the runs going on.
+    pub(crate) fn reserved(&self) -> usize {
+        self.usage.lock().total()
+    }
+
+    /// Reserves room for a run of `threads` threads: all of them alive at
+    /// once when that fits what the budget has left (kmod.sh's runs always
+    /// do), fewer when it does not, in which case the run is throttled (a
+    /// new thread starts when the oldest has ended) and says so in the
+    /// kernel log.  -ENOMEM, also logged, when not even one thread fits.
+    pub(crate) fn reserve(&self, threads: u32) -> Result<Reservation<'_>> {
+        let total = self
+            .fixed
+            .unwrap_or_else(|| meminfo::available_memory() / 2);
+        let results = (threads as usize).saturating_mul(RESULT_COST);
+        let mut usage = self.usage.lock();
+        let free = total.saturating_sub(usage.total()) >> 20;
+        let helpers = helpers_cost(usage.threads.saturating_add(threads as usize));
+        let left = total.saturating_sub(usage.bytes.saturating_add(helpers));
+        let room = left.saturating_sub(results) / THREAD_COST;
+        if room == 0 {
+            pr_warn!(
+                "refusing a run of {threads} threads: even one at a time it needs {} MiB, the budget (half of MemAvailable, less the runs going on) has {} MiB left\n",
+                (helpers_cost(threads as usize) + results + THREAD_COST) >> 20,
+                free
+            );
+            return Err(ENOMEM);
+        }
+        let window = u32::try_from(room).unwrap_or(u32::MAX).min(threads);
+        if window < threads {
+            pr_info!(
+                "throttling a run of {threads} threads to {window} at a time: all at once they would need {} MiB, the budget (half of MemAvailable, less the runs going on) has {} MiB left\n",
+                run_cost(threads) >> 20,
+                free
+            );
+        }
+        let bytes = results + window as usize * THREAD_COST;
+        usage.bytes += bytes;
+        usage.threads += threads as usize;
+        Ok(Reservation {
+            budget: self,
+            bytes,
+            threads: threads as usize,
+            window,
+        })
+    }
+}
+
+/// Memory a run reserved from a [`Budget`], given back when dropped.
+pub(crate) struct Reservation<'a> {
+    budget: &'a Budget,
+    bytes: usize,
+    threads: usize,
+    /// How many threads of the run may be alive at once.
+    pub(crate) window: u32,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let mut usage = self.budget.usage.lock();
+        usage.bytes -= self.bytes;
+        usage.threads -= self.threads;
+    }
 }
 
 /// Marks a thread slot that no thread wrote (cannot be a real return value).
@@ -177,56 +282,22 @@ struct Shared {
     case: TestCase,
     name: CString,
     returns: KVVec<Atomic<i32>>,
-    /// Threads running their call now, and the most there ever were.
-    alive: Atomic<u32>,
-    peak: Atomic<u32>,
 }
 
-impl Shared {
-    fn run_thread(&self, index: usize) {
-        let now = self.alive.fetch_add(1, Relaxed) + 1;
-        let mut peak = self.peak.load(Relaxed);
-        while now > peak {
-            match self.peak.cmpxchg(peak, now, Relaxed) {
-                Ok(_) => break,
-                Err(seen) => peak = seen,
-            }
-        }
-        let ret = match self.case {
-            TestCase::Driver => ffi::request_module(&self.name),
-            // Like C, the module reference is dropped at once: the run only
-            // asks whether the file system could be had.
-            TestCase::FsType => match ffi::FsType::get(&self.name) {
-                Some(_fs) => 0,
-                None => EINVAL.to_errno(),
-            },
-        };
-        self.returns[index].store(ret, Relaxed);
-        self.alive.fetch_sub(1, Relaxed);
-    }
-}
-
-/// Runs `plan`: starts its threads one after the other, then waits for all.
-/// When memory allows fewer threads at once than the plan has (see
-/// [`thread_window`]), a new thread is started only once the oldest running
-/// one was joined.
+/// Runs `plan` with the threads of `spawner`, within `budget`: starts the
+/// threads one after the other, then waits for all.  When the budget allows
+/// fewer threads at once than the plan has, a new thread is started only
+/// once the oldest running one was joined.
 ///
 /// Fails when the run cannot be set up: no threads (-EINVAL), or not enough
 /// memory even for one thread at a time (-ENOMEM); a thread that cannot be
 /// started ends the run early with [`Outcome::spawn_error`] set, after the
 /// threads already started are joined.
-pub(crate) fn run(plan: &Plan<'_>) -> Result<Outcome> {
+pub(crate) fn run(plan: &Plan<'_>, budget: &Budget, spawner: &impl Spawner) -> Result<Outcome> {
     if plan.threads == 0 {
         return Err(EINVAL);
     }
-    let mut window = thread_window(
-        plan.threads,
-        ffi::modprobe_available(),
-        ffi::available_memory(),
-    )?;
-    if let Some(max) = plan.max_window {
-        window = window.min(max.max(1));
-    }
+    let reservation = budget.reserve(plan.threads)?;
     let count = plan.threads as usize;
     let mut returns = KVVec::with_capacity(count, GFP_KERNEL)?;
     for _ in 0..count {
@@ -237,8 +308,6 @@ pub(crate) fn run(plan: &Plan<'_>) -> Result<Outcome> {
             case: plan.case,
             name: CString::try_from(plan.name)?,
             returns,
-            alive: Atomic::new(0),
-            peak: Atomic::new(0),
         },
         GFP_KERNEL,
     )?;
@@ -249,12 +318,12 @@ pub(crate) fn run(plan: &Plan<'_>) -> Result<Outcome> {
     // call (a finished thread pins its task until joined); a run that fits
     // starts all its threads first and joins them afterwards, as joining in
     // between would delay the next start.
-    let mut ring: KVVec<Option<ffi::KThread>> = KVVec::with_capacity(window as usize, GFP_KERNEL)?;
+    let throttled = reservation.window < plan.threads;
+    let window = reservation.window as usize;
+    let mut ring = KVVec::with_capacity(window, GFP_KERNEL)?;
     for _ in 0..window {
         ring.push(None, GFP_KERNEL)?;
     }
-    let throttled = window < plan.threads;
-    let window = window as usize;
     let mut spawn_error = None;
     let mut oldest = 0;
     let mut started: usize = 0;
@@ -264,17 +333,14 @@ pub(crate) fn run(plan: &Plan<'_>) -> Result<Outcome> {
             && (oldest < must_join
                 || (throttled && shared.returns[oldest].load(Relaxed) != NOT_RUN))
         {
-            if let Some(thread) = ring[oldest % window].take() {
-                thread.join();
-            }
+            drop(ring[oldest % window].take());
             oldest += 1;
         }
-        let thread = if plan.fail_spawn_at == Some(index) {
-            Err(ENOMEM)
-        } else {
-            let shared = shared.clone();
-            ffi::spawn(index, move || shared.run_thread(index as usize))
-        };
+        let run = shared.clone();
+        let thread = spawner.spawn(index, move || {
+            let ret = run.case.call(&run.name);
+            run.returns[index as usize].store(ret, Relaxed);
+        });
         match thread {
             Ok(thread) => ring[started % window] = Some(thread),
             Err(e) => {
@@ -286,9 +352,8 @@ pub(crate) fn run(plan: &Plan<'_>) -> Result<Outcome> {
         started += 1;
     }
     // Every started thread runs to the end and exits before we go on.
-    for thread in ring.drain_all().flatten() {
-        thread.join();
-    }
+    drop(ring);
+    drop(reservation);
 
     let mut outcome = KVVec::with_capacity(started, GFP_KERNEL)?;
     for slot in &shared.returns[..started] {
@@ -300,6 +365,5 @@ pub(crate) fn run(plan: &Plan<'_>) -> Result<Outcome> {
     Ok(Outcome {
         threads: outcome,
         spawn_error,
-        peak_alive: shared.peak.load(Relaxed),
     })
 }

@@ -8,19 +8,29 @@
 //! `config_num_threads` kernel threads that all call `request_module()` or
 //! `get_fs_type()` at once (see `engine`).  With `force_init_test` the start
 //! scenarios run when the driver loads, which also works built in.
+//!
+//! The driver is safe code; the kernel facilities it needs that
+//! Rust-for-Linux does not wrap live in `abstractions`.
 
+mod abstractions;
 mod engine;
-mod ffi;
 mod knobs;
 mod params;
 mod start;
-mod sysfs;
 #[cfg(CONFIG_TEST_KMOD_RUST_KUNIT)]
 mod tests;
 
-use kernel::prelude::*;
-use knobs::{TestKmodKnobs, DEVICE_NAME};
-use sysfs::Registration;
+use abstractions::misc_attrs::Registration;
+use engine::Budget;
+use kernel::{
+    prelude::*,
+    str::CString,
+    sync::Arc, //
+};
+use knobs::{
+    Knobs,
+    KNOBS, //
+};
 
 module! {
     type: TestKmod,
@@ -32,21 +42,30 @@ module! {
 
 #[pin_data]
 struct TestKmod {
+    /// `test_kmod0`, which kmod.sh drives.
     #[pin]
-    device: Registration<TestKmodKnobs>,
+    device: Registration<Knobs>,
 }
 
 impl kernel::InPlaceModule for TestKmod {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let registered = try_pin_init!(Self {
-            device <- Registration::register(DEVICE_NAME, knobs::groups(), TestKmodKnobs::new()),
+            device <- {
+                let budget = Arc::pin_init(Budget::new(), GFP_KERNEL)?;
+                let name = CString::try_from(c"test_kmod0")?;
+                Registration::register(
+                    CString::try_from(&*name)?,
+                    &KNOBS,
+                    Knobs::new(name, budget),
+                )
+            },
         });
         // A failed start scenario fails the load, and dropping the
         // half-made module removes the device again (C leaves it behind).
         registered.pin_chain(|this| {
             pr_info!("interface ready\n");
             if params::force_init_test() {
-                start::run(this.device.knobs())?;
+                start::run(this.device.data())?;
             }
             Ok(())
         })

@@ -17,13 +17,48 @@ use kernel::prelude::*;
 #[kunit_tests(test_kmod)]
 mod suite {
     use crate::{
-        engine::{self, aggregate, Outcome, Plan, TestCase, MODULE_NOT_FOUND},
-        ffi,
-        knobs::{knob, parse_i32, parse_u32, TestKmodKnobs},
+        abstractions::{
+            cbuf::CBuf,
+            compat,
+            kmod::{
+                self,
+                MODULE_NOT_FOUND, //
+            },
+            kthread::{
+                self,
+                KThread, //
+            },
+            kunit_skip, meminfo,
+        },
+        engine::{
+            self,
+            aggregate,
+            Budget,
+            KThreads,
+            Outcome,
+            Plan,
+            Spawner,
+            TestCase,
+            THREAD_COST, //
+        },
+        knobs::{
+            parse_i32,
+            parse_u32,
+            Knobs, //
+        },
         params,
-        sysfs::{Knobs, Page},
     };
-    use kernel::{prelude::*, str::CStr};
+    use kernel::{
+        prelude::*,
+        str::CString,
+        sync::{
+            atomic::{
+                Atomic,
+                Relaxed, //
+            },
+            Arc, //
+        },
+    };
 
     /// kmod.sh's `DEFAULT_KMOD_DRIVER`: lib/test_module.c.
     const DRIVER: &CStr = c"test_module";
@@ -32,19 +67,86 @@ mod suite {
     /// The C driver's default thread count (`TEST_START_NUM_THREADS`).
     const DEFAULT_THREADS: u32 = 50;
 
+    /// Whether a userspace modprobe runs behind `request_module()`, asked
+    /// the way the kernel tells: without one, `request_module()` gives
+    /// -ENOENT (with one, modprobe says "not found").
+    fn modprobe_available() -> bool {
+        kmod::request_module(c"test_kmod-no-such-module") != ENOENT.to_errno()
+    }
+
     /// kmod.sh's `DEFAULT_KMOD_FS` (xfs, a module) where a modprobe can load it;
     /// otherwise ramfs, which is always built in, so that `get_fs_type()` can
     /// still succeed.
     fn test_fs() -> &'static CStr {
-        if ffi::modprobe_available() {
+        if modprobe_available() {
             c"xfs"
         } else {
             c"ramfs"
         }
     }
 
+    /// A budget of half of `MemAvailable`, as the module's.
+    fn budget() -> Result<Arc<Budget>> {
+        Arc::pin_init(Budget::new(), GFP_KERNEL)
+    }
+
+    fn run_with(plan: &Plan<'_>, budget: &Budget, spawner: &impl Spawner) -> Result<Outcome> {
+        engine::run(plan, budget, spawner)
+    }
+
     fn run(case: TestCase, name: &CStr, threads: u32) -> Result<Outcome> {
-        engine::run(&Plan::new(case, name, threads))
+        let plan = Plan {
+            case,
+            name,
+            threads,
+        };
+        run_with(&plan, &*budget()?, &KThreads)
+    }
+
+    /// Kernel threads that count how many of them run their call at once,
+    /// and fail to start at a given index, as if the kernel were out of
+    /// memory (the C driver deadlocks there).
+    struct Counting {
+        fail_at: Option<u32>,
+        alive: Arc<Atomic<u32>>,
+        peak: Arc<Atomic<u32>>,
+    }
+
+    impl Counting {
+        fn new(fail_at: Option<u32>) -> Result<Self> {
+            Ok(Self {
+                fail_at,
+                alive: Arc::new(Atomic::new(0), GFP_KERNEL)?,
+                peak: Arc::new(Atomic::new(0), GFP_KERNEL)?,
+            })
+        }
+
+        fn peak(&self) -> u32 {
+            self.peak.load(Relaxed)
+        }
+    }
+
+    impl Spawner for Counting {
+        type Thread = KThread;
+
+        fn spawn(&self, index: u32, work: impl FnOnce() + Send + 'static) -> Result<KThread> {
+            if self.fail_at == Some(index) {
+                return Err(ENOMEM);
+            }
+            let (alive, peak) = (self.alive.clone(), self.peak.clone());
+            kthread::spawn(fmt!("test_kmod-{index}"), move || {
+                let now = alive.fetch_add(1, Relaxed) + 1;
+                let mut seen = peak.load(Relaxed);
+                while now > seen {
+                    match peak.cmpxchg(seen, now, Relaxed) {
+                        Ok(_) => break,
+                        Err(other) => seen = other,
+                    }
+                }
+                work();
+                alive.fetch_sub(1, Relaxed);
+            })
+        }
     }
 
     /// Whether every thread of `outcome` returned `expected`.
@@ -60,9 +162,8 @@ mod suite {
     /// Reports SKIP for a case whose kmod.sh expectation needs a modprobe, after
     /// the caller asserted the -ENOENT it got instead.
     fn skip_needs_modprobe(expectation: &str) {
-        let why = ffi::modprobe_lookup().err().unwrap_or(ENOENT);
-        ffi::kunit_mark_skipped(fmt!(
-            "no userspace modprobe ({why:?}): got -ENOENT as expected, {expectation} needs one"
+        kunit_skip::mark_skipped(fmt!(
+            "no userspace modprobe: got -ENOENT as expected, {expectation} needs one"
         ));
     }
 
@@ -71,7 +172,7 @@ mod suite {
     fn kmod_test_0001_driver() -> Result {
         let outcome = run(TestCase::Driver, c"", 1)?;
         assert_eq!(outcome.threads.len(), 1);
-        if ffi::modprobe_available() {
+        if modprobe_available() {
             assert_eq!(outcome.result()?, MODULE_NOT_FOUND);
         } else {
             assert_eq!(outcome.result()?, no_modprobe());
@@ -93,7 +194,7 @@ mod suite {
     #[test]
     fn kmod_test_0002_driver() -> Result {
         let outcome = run(TestCase::Driver, c"nope-test_module", 1)?;
-        if ffi::modprobe_available() {
+        if modprobe_available() {
             assert_eq!(outcome.result()?, MODULE_NOT_FOUND);
         } else {
             assert_eq!(outcome.result()?, no_modprobe());
@@ -135,7 +236,7 @@ mod suite {
     fn kmod_test_0005() -> Result {
         let outcome = run(TestCase::Driver, DRIVER, DEFAULT_THREADS)?;
         assert_eq!(outcome.threads.len(), DEFAULT_THREADS as usize);
-        if ffi::modprobe_available() {
+        if modprobe_available() {
             assert!(all_threads(&outcome, 0));
         } else {
             assert!(all_threads(&outcome, no_modprobe()));
@@ -159,7 +260,7 @@ mod suite {
         let drivers = run(TestCase::Driver, DRIVER, DEFAULT_THREADS)?;
         let fs = run(TestCase::FsType, test_fs(), DEFAULT_THREADS)?;
         assert!(all_threads(&fs, 0));
-        if ffi::modprobe_available() {
+        if modprobe_available() {
             assert!(all_threads(&drivers, 0));
         } else {
             assert!(all_threads(&drivers, no_modprobe()));
@@ -175,7 +276,7 @@ mod suite {
         let threads = MODPROBE_LIMIT + MODPROBE_LIMIT / 6;
         let outcome = run(TestCase::Driver, DRIVER, threads)?;
         assert_eq!(outcome.threads.len(), threads as usize);
-        if ffi::modprobe_available() {
+        if modprobe_available() {
             assert!(all_threads(&outcome, 0));
         } else {
             assert!(all_threads(&outcome, no_modprobe()));
@@ -195,41 +296,8 @@ mod suite {
         Ok(())
     }
 
-    /// 0010: a modprobe path that does not exist: -ENOENT.
-    #[test]
-    fn kmod_test_0010() -> Result {
-        #[cfg(not(MODULE))]
-        {
-            let old = ffi::modprobe_path::replace(b"/KMOD_TEST_NONEXISTENT");
-            let outcome = run(TestCase::Driver, DRIVER, 1);
-            // Put it back before any assertion can end the case.
-            ffi::modprobe_path::restore(old);
-            assert_eq!(outcome?.result()?, ENOENT.to_errno());
-        }
-        #[cfg(MODULE)]
-        ffi::kunit_mark_skipped(fmt!(
-            "modprobe_path is not exported to modules: kmod.sh 0010 covers it"
-        ));
-        Ok(())
-    }
-
-    /// 0011: an empty modprobe path disables module autoloading: -ENOENT
-    /// without trying to run anything (this once returned 0).
-    #[test]
-    fn kmod_test_0011() -> Result {
-        #[cfg(not(MODULE))]
-        {
-            let old = ffi::modprobe_path::replace(b"");
-            let outcome = run(TestCase::Driver, DRIVER, 1);
-            ffi::modprobe_path::restore(old);
-            assert_eq!(outcome?.result()?, ENOENT.to_errno());
-        }
-        #[cfg(MODULE)]
-        ffi::kunit_mark_skipped(fmt!(
-            "modprobe_path is not exported to modules: kmod.sh 0011 covers it"
-        ));
-        Ok(())
-    }
+    // 0010 and 0011 (a wrong or empty `kernel.modprobe`) change a sysctl
+    // that a driver has no business writing: kmod.sh runs them in the VM.
 
     /// The smallest run: one thread, one result.
     #[test]
@@ -273,9 +341,9 @@ mod suite {
         let too_long = CStr::from_bytes_with_nul(&too_long).map_err(|_| EINVAL)?;
 
         let long = run(TestCase::Driver, too_long, 2)?;
-        assert!(all_threads(&long, ENAMETOOLONG.to_errno()));
+        assert!(all_threads(&long, compat::enametoolong().to_errno()));
         let fitting = run(TestCase::Driver, fits, 1)?;
-        let expected = if ffi::modprobe_available() {
+        let expected = if modprobe_available() {
             MODULE_NOT_FOUND
         } else {
             no_modprobe()
@@ -289,18 +357,22 @@ mod suite {
     /// deadlocks here).
     #[test]
     fn engine_spawn_failure() -> Result {
-        let mut plan = Plan::new(TestCase::FsType, c"ramfs", 10);
-        plan.fail_spawn_at = Some(4);
-        let outcome = engine::run(&plan)?;
+        let plan = Plan {
+            case: TestCase::FsType,
+            name: c"ramfs",
+            threads: 10,
+        };
+        let budget = budget()?;
+        let outcome = run_with(&plan, &budget, &Counting::new(Some(4))?)?;
         assert!(outcome.spawn_error == Some(ENOMEM));
         assert_eq!(outcome.threads.len(), 4);
         assert!(all_threads(&outcome, 0));
         assert!(outcome.result().err() == Some(ENOMEM));
 
-        plan.fail_spawn_at = Some(0);
-        let outcome = engine::run(&plan)?;
+        let outcome = run_with(&plan, &budget, &Counting::new(Some(0))?)?;
         assert_eq!(outcome.threads.len(), 0);
         assert!(outcome.result().err() == Some(ENOMEM));
+        assert_eq!(budget.reserved(), 0);
         Ok(())
     }
 
@@ -341,83 +413,137 @@ mod suite {
     /// A rejected knob write returns the error and changes nothing.
     #[test]
     fn knobs_reject_bad_input() -> Result {
-        let knobs = KBox::pin_init(TestKmodKnobs::new(), GFP_KERNEL)?;
-        let config = |knobs: &TestKmodKnobs| -> Result<KVec<u8>> {
+        let name = CString::try_from(c"test_kmod_kunit")?;
+        let knobs = KBox::pin_init(Knobs::new(name, budget()?), GFP_KERNEL)?;
+        let config = |knobs: &Knobs| -> Result<KVec<u8>> {
             let mut page = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
-            let mut out = Page::new(&mut page);
-            knobs.show(knob::CONFIG, &mut out)?;
+            let mut out = CBuf::new(&mut page).ok_or(EINVAL)?;
+            knobs.config(&mut out)?;
             let mut copy = KVec::new();
-            copy.extend_from_slice(out.contents(), GFP_KERNEL)?;
+            copy.extend_from_slice(out.as_bytes(), GFP_KERNEL)?;
             Ok(copy)
         };
         let before = config(&knobs)?;
-        assert!(knobs.store(knob::CONFIG_NUM_THREADS, b"0") == Err(EINVAL));
-        assert!(knobs.store(knob::CONFIG_NUM_THREADS, b"4194305") == Err(EINVAL));
-        assert!(knobs.store(knob::CONFIG_NUM_THREADS, b"4294967295") == Err(EINVAL));
-        assert!(knobs.store(knob::CONFIG_NUM_THREADS, b"x") == Err(EINVAL));
-        assert!(knobs.store(knob::CONFIG_TEST_CASE, b"3") == Err(EINVAL));
-        assert!(knobs.store(knob::TEST_RESULT, b"1x") == Err(EINVAL));
+        assert!(knobs.store_num_threads(b"0") == Err(EINVAL));
+        assert!(knobs.store_num_threads(b"4194305") == Err(EINVAL));
+        assert!(knobs.store_num_threads(b"4294967295") == Err(EINVAL));
+        assert!(knobs.store_num_threads(b"x") == Err(EINVAL));
+        assert!(knobs.store_test_case(b"3") == Err(EINVAL));
+        assert!(knobs.store_test_result(b"1x") == Err(EINVAL));
         assert!(config(&knobs)? == before);
         // A file system run with no file system set is refused, as in C
         // (`start_test_fs` sets one from the start).
-        knobs.store(knob::CONFIG_TEST_CASE, b"2")?;
+        knobs.store_test_case(b"2")?;
         if params::start_test_fs().is_none() {
-            assert!(knobs.store(knob::TRIGGER_CONFIG, b"1") == Err(EINVAL));
+            assert!(knobs.trigger_config(b"1") == Err(EINVAL));
         }
         // And a good one runs and stores its result.
-        knobs.store(knob::CONFIG_TEST_FS, b"ramfs")?;
-        knobs.store(knob::CONFIG_NUM_THREADS, b"3\n")?;
-        knobs.store(knob::TEST_RESULT, b"-5")?;
-        knobs.store(knob::TRIGGER_CONFIG, b"1")?;
+        knobs.store_fs(b"ramfs")?;
+        knobs.store_num_threads(b"3\n")?;
+        knobs.store_test_result(b"-5")?;
+        knobs.trigger_config(b"1")?;
         let mut page = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
-        let mut out = Page::new(&mut page);
-        knobs.show(knob::TEST_RESULT, &mut out)?;
-        assert!(out.contents() == b"0\n");
+        let mut out = CBuf::new(&mut page).ok_or(EINVAL)?;
+        knobs.show_test_result(&mut out)?;
+        assert!(out.as_bytes() == b"0\n");
         Ok(())
+    }
+
+    /// Names are kept byte for byte up to the first NUL and shown as C's
+    /// `"%s\n"` shows them, at most a page less one byte.
+    #[test]
+    fn knobs_show_names_verbatim() -> Result {
+        let name = CString::try_from(c"test_kmod_kunit")?;
+        let knobs = KBox::pin_init(Knobs::new(name, budget()?), GFP_KERNEL)?;
+        let mut page = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
+        knobs.store_driver(b"a\xff\nb\0c")?;
+        let mut out = CBuf::new(&mut page).ok_or(EINVAL)?;
+        knobs.show_driver(&mut out)?;
+        assert!(out.as_bytes() == b"a\xff\nb\n");
+        let long = KVec::from_elem(b'x', 5000, GFP_KERNEL)?;
+        knobs.store_fs(&long)?;
+        let mut out = CBuf::new(&mut page).ok_or(EINVAL)?;
+        knobs.show_fs(&mut out)?;
+        assert_eq!(out.len(), 4095);
+        Ok(())
+    }
+
+    /// The cost of a thread covers what the kernel allocates for it at
+    /// least: its stack (`THREAD_SIZE`, 32 KiB with KASAN on x86_64) and its
+    /// `task_struct`.
+    #[test]
+    fn engine_thread_cost() {
+        assert!(THREAD_COST >= meminfo::THREAD_SIZE + meminfo::TASK_STRUCT_SIZE);
+        assert!(engine::run_cost(100) > 100 * THREAD_COST);
     }
 
     /// A run that could exhaust memory is throttled, or refused when not
     /// even one thread at a time fits, before any thread starts.
     #[test]
-    fn engine_memory_budget() {
+    fn engine_memory_budget() -> Result {
         const MIB: usize = 1 << 20;
         const GIB: usize = 1 << 30;
-        // kmod.sh's biggest run fits a 1 GiB machine with a modprobe, and
-        // so do 4096 threads at once (the C driver survives that too)...
-        assert!(engine::thread_window(62, true, GIB) == Ok(62));
-        assert!(engine::thread_window(4096, true, GIB) == Ok(4096));
-        // ... but 20000 threads' stacks and tasks (~625 MiB) do not: they
-        // run fewer at a time, still far more than kmod's 50 modprobes,
-        let window = engine::thread_window(20000, true, GIB);
-        assert!(matches!(window, Ok(w) if (1000..20000).contains(&w)));
+        let window = |budget: usize, threads: u32| -> Result<u32> {
+            let budget = Arc::pin_init(Budget::fixed(budget), GFP_KERNEL)?;
+            let window = budget.reserve(threads)?.window;
+            assert_eq!(budget.reserved(), 0);
+            Ok(window)
+        };
+        // kmod.sh's biggest run fits half a 1 GiB machine, and so do 2048
+        // threads at once (the C driver survives that too)...
+        assert!(window(GIB / 2, 62) == Ok(62));
+        assert!(window(GIB / 2, 2048) == Ok(2048));
+        // ... but 20000 threads' stacks and tasks do not: they run fewer
+        // at a time, still far more than kmod's 50 modprobes,
+        let throttled = window(GIB / 2, 20000)?;
+        assert!((1000..20000).contains(&throttled));
         // ... and all at once where there is room.
-        assert!(engine::thread_window(20000, false, 2 * GIB) == Ok(20000));
-        assert!(engine::run_cost(100, true) > engine::run_cost(100, false));
+        assert!(window(usize::MAX / 4, 20000) == Ok(20000));
         // 50 modprobe helpers do not fit in 32 MiB: refused.
-        assert!(engine::thread_window(100, true, 64 * MIB) == Err(ENOMEM));
-        assert!(engine::thread_window(100, false, 64 * MIB) == Ok(100));
+        assert!(window(32 * MIB, 100) == Err(ENOMEM));
         // A real run far beyond the machine fails at once with -ENOMEM
         // (2^32 results alone take 32 GiB).
         let huge = run(TestCase::FsType, c"ramfs", u32::MAX);
         assert!(huge.err() == Some(ENOMEM));
+        Ok(())
     }
 
     /// A throttled run makes every call but never has more threads alive
-    /// than its window.
+    /// than its window; a window of one runs them one after the other.
     #[test]
     fn engine_throttled_run() -> Result {
-        let mut plan = Plan::new(TestCase::FsType, c"ramfs", 64);
-        plan.max_window = Some(4);
-        let outcome = engine::run(&plan)?;
-        assert_eq!(outcome.threads.len(), 64);
-        assert!(all_threads(&outcome, 0));
-        assert!(outcome.spawn_error.is_none());
-        assert!((1..=4).contains(&outcome.peak_alive));
-        // A window of one runs the threads one after the other.
-        plan.max_window = Some(1);
-        let outcome = engine::run(&plan)?;
-        assert_eq!(outcome.threads.len(), 64);
-        assert_eq!(outcome.peak_alive, 1);
+        let plan = Plan {
+            case: TestCase::FsType,
+            name: c"ramfs",
+            threads: 64,
+        };
+        for window in [4, 1] {
+            let bytes = engine::run_cost(64) - (64 - window as usize) * THREAD_COST;
+            let budget = Arc::pin_init(Budget::fixed(bytes), GFP_KERNEL)?;
+            let spawner = Counting::new(None)?;
+            let outcome = run_with(&plan, &budget, &spawner)?;
+            assert_eq!(outcome.threads.len(), 64);
+            assert!(all_threads(&outcome, 0));
+            assert!(outcome.spawn_error.is_none());
+            assert!((1..=window).contains(&spawner.peak()));
+            assert_eq!(budget.reserved(), 0);
+        }
+        Ok(())
+    }
+
+    /// Runs going on at once share one budget: while one holds most of it,
+    /// a second is throttled to what is left, or refused; once the first
+    /// has ended, the second gets its full size again.
+    #[test]
+    fn engine_shared_budget() -> Result {
+        let budget = Arc::pin_init(Budget::fixed(engine::run_cost(64)), GFP_KERNEL)?;
+        let first = budget.reserve(48)?;
+        assert_eq!(first.window, 48);
+        let second = budget.reserve(64)?;
+        assert!(second.window < 64 - 32);
+        drop(second);
+        drop(first);
+        assert_eq!(budget.reserve(64)?.window, 64);
         Ok(())
     }
 }

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! File system types: `get_fs_type()` of include/linux/fs.h
+//! (fs/filesystems.c) and `module_put()` of include/linux/module.h.
+//!
+//! `get_fs_type()` finds a registered file system type by name and takes a
+//! reference on the module that provides it, asking userspace to load module
+//! `fs-<name>` first if no such type is registered (as `mount -t` does).
+
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    prelude::*, //
+};
+
+/// A registered file system type, with a reference on its module held for as
+/// long as this value lives.
+///
+/// # Invariants
+///
+/// `ptr` was returned by a successful `get_fs_type()`, whose module reference
+/// (on `owner`, NULL for built-in file systems) this value owns: the type
+/// stays registered until [`Drop`] releases it.
+pub(crate) struct FileSystemType {
+    ptr: NonNull<bindings::file_system_type>,
+}
+
+impl FileSystemType {
+    /// Looks up file system type `name`, loading its module if needed.
+    /// `None` when there is no such type, also after asking userspace.
+    ///
+    /// May sleep for as long as modprobe runs.
+    pub(crate) fn get(name: &CStr) -> Option<Self> {
+        // SAFETY: `name` is a valid NUL-terminated string for the whole call.
+        let ptr = unsafe { bindings::get_fs_type(name.as_char_ptr()) };
+        // INVARIANT: A non-NULL return comes with the module reference.
+        NonNull::new(ptr).map(|ptr| Self { ptr })
+    }
+
+    /// The type's name, as registered.
+    pub(crate) fn name(&self) -> &CStr {
+        // SAFETY: By the type invariant the type stays registered, and with
+        // it its name, a static NUL-terminated string of the providing module.
+        unsafe { CStr::from_char_ptr(self.ptr.as_ref().name) }
+    }
+}
+
+impl Drop for FileSystemType {
+    fn drop(&mut self) {
+        // Without CONFIG_MODULE_UNLOAD module references are not counted.
+        #[cfg(CONFIG_MODULE_UNLOAD)]
+        // SAFETY: By the type invariant we own one reference on `owner`
+        // (which `module_put()` accepts NULL for), and the type is still
+        // registered, so reading `owner` is valid; it is put exactly once.
+        unsafe {
+            bindings::module_put(self.ptr.as_ref().owner)
+        };
+    }
+}
+
+#[cfg(CONFIG_TEST_KMOD_RUST_KUNIT)]
+#[kernel::macros::kunit_tests(rust_fs_type)]
+mod tests {
+    use super::*;
+
+    /// ramfs is always built in (`CONFIG_SHMEM` or not).
+    #[test]
+    fn finds_a_built_in_type() {
+        let fs = FileSystemType::get(c"ramfs");
+        assert!(fs.is_some());
+        if let Some(fs) = fs {
+            assert_eq!(fs.name().to_bytes(), b"ramfs");
+        }
+    }
+
+    /// Unknown names and the empty name are not file system types.
+    #[test]
+    fn rejects_unknown_types() {
+        assert!(FileSystemType::get(c"rust-fs-type-no-such-fs").is_none());
+        assert!(FileSystemType::get(c"").is_none());
+    }
+
+    /// References can be held many at a time and are all given back (the
+    /// module-reference count is checked by the unload of a loaded module
+    /// in the VM tests).
+    #[test]
+    fn many_references() -> Result {
+        let mut held = KVec::new();
+        for _ in 0..64 {
+            held.push(FileSystemType::get(c"ramfs").ok_or(ENOENT)?, GFP_KERNEL)?;
+        }
+        assert_eq!(held.len(), 64);
+        Ok(())
+    }
+}
