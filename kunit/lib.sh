@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Common settings for the kunit/ scripts: where the cache and the kernel tree
 # live, and the toolchain variables every `make` in the tree needs.  Sourced,
 # not run.
@@ -8,10 +9,16 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Everything downloaded or built lives here, outside the repository, so that a
 # fresh clone (CI) reuses the work of the previous run on the same machine.
 CACHE=${TEST_KMOD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/test-kmod-rust}
+# The kernel series: Debian's linux-source-7.3 (default) or linux-source-7.2.
 KVER_SERIES=${TEST_KMOD_KSERIES:-7.3}
+case $KVER_SERIES in 7.2|7.3) ;; *) printf 'TEST_KMOD_KSERIES=%s: use 7.2 or 7.3\n' "$KVER_SERIES" >&2; exit 2 ;; esac
 # The kernel tree.  Point KDIR at your own tree to use it instead of Debian's
 # linux-source package (the hook lines are added to it, see kunit/hook).
-KDIR=${KDIR:-$CACHE/linux-source-$KVER_SERIES}
+KDIR_DEFAULT=$CACHE/linux-source-$KVER_SERIES
+KDIR=${KDIR:-$KDIR_DEFAULT}
+# Build directories, one set per series: kunit-um, kunit-x86_64, vm-x86_64,
+# and the C driver built against each VM kernel build (<build>.c-test_kmod).
+BUILDS=$CACHE/build/$KVER_SERIES
 BINDGEN=${BINDGEN:-$CACHE/bindgen/bin/bindgen}
 RESULTS=${TEST_KMOD_RESULTS:-$REPO/results}
 
