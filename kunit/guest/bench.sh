@@ -41,7 +41,7 @@ point() { # driver case threads
 	touch /tmp/stop; wait $spid
 	read -r min_avail max_slab </tmp/sampled
 	[ "$(cat $DIR/test_result)" = 0 ] || echo "# $driver $case $threads: test_result $(cat $DIR/test_result)"
-	sorted=($(printf '%s\n' "${times[@]}" | sort -n))
+	mapfile -t sorted < <(printf '%s\n' "${times[@]}" | sort -n)
 	echo "BENCH $driver $case $threads ${#sorted[@]} ${sorted[0]} ${sorted[$((${#sorted[@]} / 2))]} ${sorted[-1]}" \
 		"$((base_avail - min_avail)) $((max_slab - base_slab))"
 }

@@ -6,8 +6,8 @@
 #                 (default counts; each once with QUICK=1), or one for the
 #                 given kmod.sh arguments
 #   2 knobs       our bad-input checks of the sysfs knobs (rust only)
-#   3 test_kmod   the KUnit suite, run through debugfs now that a modprobe
-#                 exists (rust only)
+#   3 kunit       the module's KUnit suites (test_kmod and its abstractions'),
+#                 run through debugfs now that a modprobe exists (rust only)
 #   4 kernel_log  no WARNING/BUG/lockdep/hung task report, no kmemleak leak,
 #                 and the module unloads
 # Usage: selftest.sh rust|c [kmod.sh arguments]
@@ -66,21 +66,33 @@ else
 	echo "ok 2 knobs # SKIP the bad-input checks expect the Rust driver's cleaner errors"
 fi
 
-# 3: the KUnit suite with a real modprobe behind request_module().
-suite=/sys/kernel/debug/kunit/test_kmod
+# 3: the module's KUnit suites (the driver's and its abstractions') with a
+# real modprobe behind request_module(): the suites that appear in debugfs
+# when the module loads.
+kunit_dir=/sys/kernel/debug/kunit
 if [ "$driver" = rust ]; then
+	modprobe -r test_kmod
+	declare -A before=()
+	for d in "$kunit_dir"/*; do before[${d##*/}]=1; done
 	modprobe test_kmod
-	if [ -d $suite ]; then
-		echo 1 >$suite/run
+	suites=()
+	for d in "$kunit_dir"/*; do [ -n "${before[${d##*/}]:-}" ] || suites+=("${d##*/}"); done
+	echo "    KTAP version 1"
+	echo "    # Subtest: kunit"
+	echo "    1..${#suites[@]}"
+	kunit_rc=0
+	[ ${#suites[@]} -gt 0 ] || { echo "    # no suite in $kunit_dir: CONFIG_TEST_KMOD_RUST_KUNIT and CONFIG_KUNIT_DEBUGFS are needed"; kunit_rc=1; }
+	n=0
+	for suite in "${suites[@]}"; do
+		n=$((n + 1))
+		echo 1 >"$kunit_dir/$suite/run"
 		# debugfs gives a document of its own with the suite as test 1.
-		sed -e '1,2d' -e 's/^\(\(not \)\{0,1\}ok\) 1 test_kmod/\1 3 test_kmod/' $suite/results
-		grep -q '^not ok 1 test_kmod' $suite/results && failed=1
-	else
-		echo "not ok 3 test_kmod # no $suite: CONFIG_TEST_KMOD_RUST_KUNIT and CONFIG_KUNIT_DEBUGFS are needed"
-		failed=1
-	fi
+		sed -e '1,2d' -e "s/^\(\(not \)\{0,1\}ok\) 1 $suite/\1 $n $suite/" -e 's/^/    /' "$kunit_dir/$suite/results"
+		grep -q "^not ok 1 $suite" "$kunit_dir/$suite/results" && kunit_rc=1
+	done
+	result "" 3 kunit "$kunit_rc"
 else
-	echo "ok 3 test_kmod # SKIP the KUnit suite is part of the Rust driver"
+	echo "ok 3 kunit # SKIP the KUnit suites are part of the Rust driver"
 fi
 
 # 4: the kernel log.  Unload first, so that leaks of the module show.
