@@ -23,7 +23,6 @@ use crate::abstractions::{
     meminfo, //
 };
 use kernel::{
-    new_mutex,
     prelude::*,
     str::CString,
     sync::{
@@ -31,8 +30,7 @@ use kernel::{
             Atomic,
             Relaxed, //
         },
-        Arc,
-        Mutex, //
+        Arc, //
     },
 };
 
@@ -165,53 +163,51 @@ fn helpers_cost(threads: usize) -> usize {
     threads.min(MAX_KMOD_CONCURRENT) * MODPROBE_COST
 }
 
-/// What the runs going on have reserved.
-struct Usage {
-    /// Their threads' results and the threads they may have alive at once.
-    bytes: usize,
-    /// Their threads in all, for the helpers they may run.
-    threads: usize,
-}
-
-impl Usage {
-    fn total(&self) -> usize {
-        self.bytes.saturating_add(helpers_cost(self.threads))
-    }
-}
-
 /// The memory that the runs of the module may take together: half of
 /// `MemAvailable` when a run starts (or a fixed amount, for tests), of which
 /// each run reserves what it can take at its peak until it ends.  The
 /// modprobe helpers are counted once for all runs, as the kernel runs at
 /// most `MAX_KMOD_CONCURRENT` of them in all.
-#[pin_data]
+///
+/// Lock-free, so that it can be a `static` shared by every device: helper
+/// slots are claimed first, then the bytes with a compare-and-exchange
+/// loop, so that concurrent reservations can only over-count, never
+/// over-commit.
 pub(crate) struct Budget {
-    #[pin]
-    usage: Mutex<Usage>,
+    /// Bytes reserved for the results and the live threads of the runs
+    /// going on.
+    bytes: Atomic<usize>,
+    /// Helper slots the runs going on may use: each claims as many as it
+    /// has threads, at most `MAX_KMOD_CONCURRENT`.
+    helpers: Atomic<usize>,
     /// A fixed total instead of half of `MemAvailable`.
     fixed: Option<usize>,
 }
 
 impl Budget {
-    /// The budget of the module: half of `MemAvailable` when a run starts.
-    pub(crate) fn new() -> impl PinInit<Self> {
-        pin_init!(Self {
-            usage <- new_mutex!(Usage { bytes: 0, threads: 0 }),
+    /// A budget of half of `MemAvailable` when a run starts.
+    pub(crate) const fn available() -> Self {
+        Self {
+            bytes: Atomic::new(0),
+            helpers: Atomic::new(0),
             fixed: None,
-        })
+        }
     }
 
     /// A budget of `bytes` in all, whatever memory the machine has.
-    pub(crate) fn fixed(bytes: usize) -> impl PinInit<Self> {
-        pin_init!(Self {
-            usage <- new_mutex!(Usage { bytes: 0, threads: 0 }),
+    pub(crate) const fn fixed(bytes: usize) -> Self {
+        Self {
+            bytes: Atomic::new(0),
+            helpers: Atomic::new(0),
             fixed: Some(bytes),
-        })
+        }
     }
 
     /// Bytes reserved by the runs going on.
     pub(crate) fn reserved(&self) -> usize {
-        self.usage.lock().total()
+        self.bytes
+            .load(Relaxed)
+            .saturating_add(helpers_cost(self.helpers.load(Relaxed)))
     }
 
     /// Reserves room for a run of `threads` threads: all of them alive at
@@ -224,36 +220,42 @@ impl Budget {
             .fixed
             .unwrap_or_else(|| meminfo::available_memory() / 2);
         let results = (threads as usize).saturating_mul(RESULT_COST);
-        let mut usage = self.usage.lock();
-        let free = total.saturating_sub(usage.total()) >> 20;
-        let helpers = helpers_cost(usage.threads.saturating_add(threads as usize));
-        let left = total.saturating_sub(usage.bytes.saturating_add(helpers));
-        let room = left.saturating_sub(results) / THREAD_COST;
-        if room == 0 {
-            pr_warn!(
-                "refusing a run of {threads} threads: even one at a time it needs {} MiB, the budget (half of MemAvailable, less the runs going on) has {} MiB left\n",
-                (helpers_cost(threads as usize) + results + THREAD_COST) >> 20,
-                free
-            );
-            return Err(ENOMEM);
+        let slots = (threads as usize).min(MAX_KMOD_CONCURRENT);
+        let helpers = helpers_cost(self.helpers.fetch_add(slots, Relaxed) + slots);
+        let mut bytes = self.bytes.load(Relaxed);
+        loop {
+            let free = total.saturating_sub(bytes.saturating_add(helpers));
+            let room = free.saturating_sub(results) / THREAD_COST;
+            if room == 0 {
+                self.helpers.fetch_sub(slots, Relaxed);
+                pr_warn!(
+                    "refusing a run of {threads} threads: even one at a time it needs {} MiB, the budget (half of MemAvailable, less the runs going on) has {} MiB left\n",
+                    (helpers_cost(slots) + results + THREAD_COST) >> 20,
+                    free >> 20
+                );
+                return Err(ENOMEM);
+            }
+            let window = u32::try_from(room).unwrap_or(u32::MAX).min(threads);
+            let mine = results + window as usize * THREAD_COST;
+            match self.bytes.cmpxchg(bytes, bytes + mine, Relaxed) {
+                Ok(_) => {
+                    if window < threads {
+                        pr_info!(
+                            "throttling a run of {threads} threads to {window} at a time: all at once they would need {} MiB, the budget (half of MemAvailable, less the runs going on) has {} MiB left\n",
+                            run_cost(threads) >> 20,
+                            free >> 20
+                        );
+                    }
+                    return Ok(Reservation {
+                        budget: self,
+                        bytes: mine,
+                        slots,
+                        window,
+                    });
+                }
+                Err(seen) => bytes = seen,
+            }
         }
-        let window = u32::try_from(room).unwrap_or(u32::MAX).min(threads);
-        if window < threads {
-            pr_info!(
-                "throttling a run of {threads} threads to {window} at a time: all at once they would need {} MiB, the budget (half of MemAvailable, less the runs going on) has {} MiB left\n",
-                run_cost(threads) >> 20,
-                free
-            );
-        }
-        let bytes = results + window as usize * THREAD_COST;
-        usage.bytes += bytes;
-        usage.threads += threads as usize;
-        Ok(Reservation {
-            budget: self,
-            bytes,
-            threads: threads as usize,
-            window,
-        })
     }
 }
 
@@ -261,16 +263,15 @@ impl Budget {
 pub(crate) struct Reservation<'a> {
     budget: &'a Budget,
     bytes: usize,
-    threads: usize,
+    slots: usize,
     /// How many threads of the run may be alive at once.
     pub(crate) window: u32,
 }
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        let mut usage = self.budget.usage.lock();
-        usage.bytes -= self.bytes;
-        usage.threads -= self.threads;
+        self.budget.bytes.fetch_sub(self.bytes, Relaxed);
+        self.budget.helpers.fetch_sub(self.slots, Relaxed);
     }
 }
 

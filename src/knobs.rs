@@ -33,10 +33,7 @@ use kernel::{
         BStr,
         CString, //
     },
-    sync::{
-        Arc,
-        Mutex, //
-    },
+    sync::Mutex,
 };
 
 /// The C driver's `TEST_START_NUM_THREADS`: kmod's limit on concurrent
@@ -88,13 +85,13 @@ struct Config {
 
 impl Config {
     /// The state after loading or `reset`: the module parameters, or C's
-    /// defaults.
-    fn initial() -> Result<Self> {
+    /// defaults, and the device's thread count.
+    fn initial(threads: u32) -> Result<Self> {
         let driver = params::start_driver().unwrap_or(DEFAULT_DRIVER);
         Ok(Self {
             driver: Some(CString::try_from(driver)?),
             fs: params::start_test_fs().map(CString::try_from).transpose()?,
-            num_threads: params::start_num_threads(),
+            num_threads: threads,
             test_case: TestCase::Driver,
             test_result: 0,
             oom: false,
@@ -137,30 +134,57 @@ attribute_list! {
     ];
 }
 
-/// The state behind a test device's files.
+/// The state behind a test device's files: its configuration and result,
+/// and its trigger lock.
 #[pin_data]
 pub(crate) struct Knobs {
     /// The device's name, as `config` shows it.
     name: CString,
+    /// `config_num_threads` after `reset`.
+    reset_threads: u32,
     #[pin]
     config: Mutex<Config>,
     /// Held for a whole trigger or reset: one run at a time, as C's
-    /// `trigger_mutex`.  Taken before `config`, never after.
+    /// `trigger_mutex`.  Taken before `config`, never after.  True once the
+    /// device is closed: no trigger starts any more.
     #[pin]
-    running: Mutex<()>,
+    running: Mutex<bool>,
     /// Where the runs of every device draw their memory from.
-    budget: Arc<Budget>,
+    budget: &'static Budget,
 }
 
 impl Knobs {
-    /// The state of device `name` after loading, drawing on `budget`.
-    pub(crate) fn new(name: CString, budget: Arc<Budget>) -> impl PinInit<Self, Error> {
+    /// The state of device `name` after loading: `reset_threads` threads
+    /// per run, drawing on `budget`.
+    pub(crate) fn new(
+        name: CString,
+        reset_threads: u32,
+        budget: &'static Budget,
+    ) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
+            config <- new_mutex!(Config::initial(reset_threads)?),
             name,
-            config <- new_mutex!(Config::initial()?),
-            running <- new_mutex!(()),
+            reset_threads,
+            running <- new_mutex!(false),
             budget,
         })
+    }
+
+    /// The device's name.
+    pub(crate) fn name(&self) -> &CStr {
+        &self.name
+    }
+
+    /// Closes the device once its trigger, if one runs, has ended: later
+    /// triggers fail with -ENODEV.
+    pub(crate) fn close(&self) {
+        *self.running.lock() = true;
+    }
+
+    /// Closes the device unless a trigger runs (-EBUSY).
+    pub(crate) fn try_close(&self) -> Result {
+        *self.running.try_lock().ok_or(EBUSY)? = true;
+        Ok(())
     }
 
     /// Runs the configured test and stores its result in `test_result`.
@@ -168,7 +192,10 @@ impl Knobs {
     /// system test without a file system, -ENOMEM after a thread could not
     /// be started).
     pub(crate) fn trigger(&self) -> Result {
-        let _running = self.running.lock();
+        let closed = self.running.lock();
+        if *closed {
+            return Err(ENODEV);
+        }
         let (case, name, threads) = {
             let config = self.config.lock();
             if config.oom {
@@ -202,12 +229,12 @@ impl Knobs {
             name: &name,
             threads,
         };
-        let outcome = engine::run(&plan, &self.budget, &KThreads)?;
+        let outcome = engine::run(&plan, self.budget, &KThreads)?;
         let result = outcome.result();
         let mut config = self.config.lock();
         match result {
             Ok(value) => {
-                pr_info!("General test result: {value}\n");
+                pr_info!("{}: General test result: {value}\n", &*self.name);
                 config.test_result = value;
                 Ok(())
             }
@@ -242,7 +269,7 @@ impl Knobs {
     /// `reset`: back to the state after loading.
     pub(crate) fn reset(&self, _input: &[u8]) -> Result {
         let _running = self.running.lock();
-        let fresh = Config::initial()?;
+        let fresh = Config::initial(self.reset_threads)?;
         *self.config.lock() = fresh;
         pr_info!("{}: reset\n", &*self.name);
         Ok(())

@@ -9,10 +9,15 @@
 //! `get_fs_type()` at once (see `engine`).  With `force_init_test` the start
 //! scenarios run when the driver loads, which also works built in.
 //!
+//! Beyond C, more devices (`test_kmod1` ...) are created at will through
+//! configfs, for stress runs side by side (see `configfs` and `devices`).
+//!
 //! The driver is safe code; the kernel facilities it needs that
 //! Rust-for-Linux does not wrap live in `abstractions`.
 
 mod abstractions;
+mod configfs;
+mod devices;
 mod engine;
 mod knobs;
 mod params;
@@ -21,11 +26,10 @@ mod start;
 mod tests;
 
 use abstractions::misc_attrs::Registration;
-use engine::Budget;
+use configfs::Devices;
 use kernel::{
     prelude::*,
-    str::CString,
-    sync::Arc, //
+    str::CString, //
 };
 use knobs::{
     Knobs,
@@ -45,20 +49,24 @@ struct TestKmod {
     /// `test_kmod0`, which kmod.sh drives.
     #[pin]
     device: Registration<Knobs>,
+    /// /sys/kernel/config/test_kmod, where more devices are made.
+    #[pin]
+    devices: kernel::configfs::Subsystem<Devices>,
 }
 
 impl kernel::InPlaceModule for TestKmod {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let registered = try_pin_init!(Self {
             device <- {
-                let budget = Arc::pin_init(Budget::new(), GFP_KERNEL)?;
                 let name = CString::try_from(c"test_kmod0")?;
-                Registration::register(
+                let knobs = Knobs::new(
                     CString::try_from(&*name)?,
-                    &KNOBS,
-                    Knobs::new(name, budget),
-                )
+                    params::start_num_threads(),
+                    &devices::BUDGET,
+                );
+                Registration::register(name, &KNOBS, knobs)
             },
+            devices <- configfs::subsystem(),
         });
         // A failed start scenario fails the load, and dropping the
         // half-made module removes the device again (C leaves it behind).

@@ -30,6 +30,10 @@ mod suite {
             },
             kunit_skip, meminfo,
         },
+        devices::{
+            Registry,
+            MAX_DEVICES, //
+        },
         engine::{
             self,
             aggregate,
@@ -56,7 +60,8 @@ mod suite {
                 Atomic,
                 Relaxed, //
             },
-            Arc, //
+            Arc,
+            Completion, //
         },
     };
 
@@ -85,10 +90,9 @@ mod suite {
         }
     }
 
-    /// A budget of half of `MemAvailable`, as the module's.
-    fn budget() -> Result<Arc<Budget>> {
-        Arc::pin_init(Budget::new(), GFP_KERNEL)
-    }
+    /// A budget of half of `MemAvailable`, as the module's (runs of the
+    /// suite do not draw on the module's own).
+    static BUDGET: Budget = Budget::available();
 
     fn run_with(plan: &Plan<'_>, budget: &Budget, spawner: &impl Spawner) -> Result<Outcome> {
         engine::run(plan, budget, spawner)
@@ -100,7 +104,7 @@ mod suite {
             name,
             threads,
         };
-        run_with(&plan, &*budget()?, &KThreads)
+        run_with(&plan, &BUDGET, &KThreads)
     }
 
     /// Kernel threads that count how many of them run their call at once,
@@ -362,7 +366,7 @@ mod suite {
             name: c"ramfs",
             threads: 10,
         };
-        let budget = budget()?;
+        let budget = Budget::available();
         let outcome = run_with(&plan, &budget, &Counting::new(Some(4))?)?;
         assert!(outcome.spawn_error == Some(ENOMEM));
         assert_eq!(outcome.threads.len(), 4);
@@ -414,7 +418,7 @@ mod suite {
     #[test]
     fn knobs_reject_bad_input() -> Result {
         let name = CString::try_from(c"test_kmod_kunit")?;
-        let knobs = KBox::pin_init(Knobs::new(name, budget()?), GFP_KERNEL)?;
+        let knobs = KBox::pin_init(Knobs::new(name, 50, &BUDGET), GFP_KERNEL)?;
         let config = |knobs: &Knobs| -> Result<KVec<u8>> {
             let mut page = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
             let mut out = CBuf::new(&mut page).ok_or(EINVAL)?;
@@ -454,7 +458,7 @@ mod suite {
     #[test]
     fn knobs_show_names_verbatim() -> Result {
         let name = CString::try_from(c"test_kmod_kunit")?;
-        let knobs = KBox::pin_init(Knobs::new(name, budget()?), GFP_KERNEL)?;
+        let knobs = KBox::pin_init(Knobs::new(name, 50, &BUDGET), GFP_KERNEL)?;
         let mut page = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
         knobs.store_driver(b"a\xff\nb\0c")?;
         let mut out = CBuf::new(&mut page).ok_or(EINVAL)?;
@@ -484,7 +488,7 @@ mod suite {
         const MIB: usize = 1 << 20;
         const GIB: usize = 1 << 30;
         let window = |budget: usize, threads: u32| -> Result<u32> {
-            let budget = Arc::pin_init(Budget::fixed(budget), GFP_KERNEL)?;
+            let budget = Budget::fixed(budget);
             let window = budget.reserve(threads)?.window;
             assert_eq!(budget.reserved(), 0);
             Ok(window)
@@ -519,7 +523,7 @@ mod suite {
         };
         for window in [4, 1] {
             let bytes = engine::run_cost(64) - (64 - window as usize) * THREAD_COST;
-            let budget = Arc::pin_init(Budget::fixed(bytes), GFP_KERNEL)?;
+            let budget = Budget::fixed(bytes);
             let spawner = Counting::new(None)?;
             let outcome = run_with(&plan, &budget, &spawner)?;
             assert_eq!(outcome.threads.len(), 64);
@@ -536,7 +540,7 @@ mod suite {
     /// has ended, the second gets its full size again.
     #[test]
     fn engine_shared_budget() -> Result {
-        let budget = Arc::pin_init(Budget::fixed(engine::run_cost(64)), GFP_KERNEL)?;
+        let budget = Budget::fixed(engine::run_cost(64));
         let first = budget.reserve(48)?;
         assert_eq!(first.window, 48);
         let second = budget.reserve(64)?;
@@ -544,6 +548,150 @@ mod suite {
         drop(second);
         drop(first);
         assert_eq!(budget.reserve(64)?.window, 64);
+        Ok(())
+    }
+
+    /// A registry of the suite's own (devices `test_kmod_kunit<n>`), so that
+    /// devices made through configfs meanwhile are not disturbed.
+    static REGISTRY: Registry = Registry::new(c"test_kmod_kunit", &BUDGET);
+
+    /// Devices get the lowest free number, have their own configuration
+    /// and results, run at the same time, and free their number and name
+    /// when removed.
+    #[test]
+    fn devices_create_and_remove() -> Result {
+        let first = Arc::new(REGISTRY.create(3)?, GFP_KERNEL)?;
+        let second = REGISTRY.create(4)?;
+        assert_eq!(REGISTRY.count(), 2);
+        assert!(first.name().map(CStr::to_bytes) == Some(&b"test_kmod_kunit1"[..]));
+        assert!(second.name().map(CStr::to_bytes) == Some(&b"test_kmod_kunit2"[..]));
+        let (one, two) = (first.knobs().ok_or(EINVAL)?, second.knobs().ok_or(EINVAL)?);
+        one.store_test_case(b"2")?;
+        one.store_fs(b"ramfs")?;
+        two.store_test_case(b"2")?;
+        two.store_fs(b"nope-ramfs")?;
+        // `reset` gives each device its own thread count.
+        let mut page = KVec::from_elem(0u8, 64, GFP_KERNEL)?;
+        let mut out = CBuf::new(&mut page).ok_or(EINVAL)?;
+        two.show_num_threads(&mut out)?;
+        assert!(out.as_bytes() == b"4\n");
+        // Triggers on the two devices at once, each with its own result.
+        let done = Arc::pin_init(Completion::new(), GFP_KERNEL)?;
+        let (device, finished) = (first.clone(), done.clone());
+        let result = Arc::new(Atomic::new(1), GFP_KERNEL)?;
+        let seen = result.clone();
+        let thread = kthread::spawn(fmt!("test_kmod_kunit"), move || {
+            let ret = device
+                .knobs()
+                .map_or(Err(EINVAL), |k| k.trigger_config(b"1"));
+            seen.store(ret.map_or_else(|e| e.to_errno(), |()| 0), Relaxed);
+            finished.complete_all();
+        })?;
+        two.trigger_config(b"1")?;
+        thread.join();
+        done.wait_for_completion();
+        assert_eq!(result.load(Relaxed), 0);
+        let mut out = CBuf::new(&mut page).ok_or(EINVAL)?;
+        one.show_test_result(&mut out)?;
+        assert!(out.as_bytes() == b"0\n");
+        let mut out = CBuf::new(&mut page).ok_or(EINVAL)?;
+        two.show_test_result(&mut out)?;
+        assert!(out.as_bytes() == b"-22\n");
+        // Removing the first frees its number for the next device.
+        drop(first);
+        assert!(second.remove().is_ok());
+        assert_eq!(REGISTRY.count(), 0);
+        let again = REGISTRY.create(1)?;
+        assert!(again.name().map(CStr::to_bytes) == Some(&b"test_kmod_kunit1"[..]));
+        // A removed device refuses triggers.
+        let knobs = again.knobs().ok_or(EINVAL)?;
+        knobs.close();
+        assert!(knobs.trigger_config(b"1") == Err(ENODEV));
+        Ok(())
+    }
+
+    /// At most `MAX_DEVICES` devices exist at once.
+    #[test]
+    fn devices_count_bound() -> Result {
+        let mut devices = KVec::new();
+        for _ in 0..MAX_DEVICES {
+            devices.push(REGISTRY.create(1)?, GFP_KERNEL)?;
+        }
+        assert_eq!(REGISTRY.count(), MAX_DEVICES);
+        assert!(REGISTRY.create(1).err() == Some(ENOSPC));
+        devices.truncate(10);
+        assert_eq!(REGISTRY.count(), 10);
+        devices.push(REGISTRY.create(1)?, GFP_KERNEL)?;
+        drop(devices);
+        assert_eq!(REGISTRY.count(), 0);
+        Ok(())
+    }
+
+    /// Kernel threads that wait for a gate before their call, and say when
+    /// the first of them was started (its run has reserved its memory).
+    struct Gated {
+        gate: Arc<Completion>,
+        started: Arc<Completion>,
+    }
+
+    impl Spawner for Gated {
+        type Thread = KThread;
+
+        fn spawn(&self, index: u32, work: impl FnOnce() + Send + 'static) -> Result<KThread> {
+            let gate = self.gate.clone();
+            let thread = kthread::spawn(fmt!("test_kmod-{index}"), move || {
+                gate.wait_for_completion();
+                work();
+            });
+            self.started.complete_all();
+            thread
+        }
+    }
+
+    /// Two runs at once share one budget: while a first run holds half of
+    /// it, a second is throttled to what is left; once both have ended,
+    /// nothing is reserved any more.
+    #[test]
+    fn engine_two_runs_share_the_budget() -> Result {
+        let budget = Arc::new(Budget::fixed(engine::run_cost(64)), GFP_KERNEL)?;
+        let gated = Arc::new(
+            Gated {
+                gate: Arc::pin_init(Completion::new(), GFP_KERNEL)?,
+                started: Arc::pin_init(Completion::new(), GFP_KERNEL)?,
+            },
+            GFP_KERNEL,
+        )?;
+        let (first_budget, spawner) = (budget.clone(), gated.clone());
+        let first_done = Arc::new(Atomic::new(-1), GFP_KERNEL)?;
+        let done = first_done.clone();
+        let first = kthread::spawn(fmt!("test_kmod_kunit"), move || {
+            let plan = Plan {
+                case: TestCase::FsType,
+                name: c"ramfs",
+                threads: 32,
+            };
+            let calls = engine::run(&plan, &first_budget, &*spawner)
+                .map_or(-1, |outcome| outcome.threads.len() as i32);
+            done.store(calls, Relaxed);
+        })?;
+        gated.started.wait_for_completion();
+        // The first run holds its 32 threads' share (and the helpers').
+        assert!(budget.reserved() > 0);
+        let plan = Plan {
+            case: TestCase::FsType,
+            name: c"ramfs",
+            threads: 64,
+        };
+        let counting = Counting::new(None)?;
+        let second = run_with(&plan, &budget, &counting)?;
+        assert_eq!(second.threads.len(), 64);
+        assert!(all_threads(&second, 0));
+        // Only what the first run left was there: fewer than 64 - 32 at once.
+        assert!((1..32).contains(&counting.peak()));
+        gated.gate.complete_all();
+        first.join();
+        assert_eq!(first_done.load(Relaxed), 32);
+        assert_eq!(budget.reserved(), 0);
         Ok(())
     }
 }

@@ -11,7 +11,14 @@
 //!   `ETIME` (include/uapi/asm-generic/errno.h), 7.2's does not;
 //! - the module's `THIS_MODULE`: 7.2's `module!` emits `static THIS_MODULE`,
 //!   7.3's emits `LocalModule` with `ModuleMetadata::THIS_MODULE`, read through
-//!   `kernel::module::this_module()`.
+//!   `kernel::module::this_module()`; [`this_module`] reads either, and
+//!   [`configfs_attrs!`] gives 7.2's `kernel::configfs_attrs!` the
+//!   `THIS_MODULE` it names at its call site;
+//! - `kernel::configfs` of 7.2 mistakes a subsystem's root group for a
+//!   `Group` when it looks up the data of the group `make_group()` is called
+//!   on (fixed in 7.3), so the subsystem's data must be a zero-sized type,
+//!   which is valid at any address.  The driver's subsystem data is, on both
+//!   series.
 
 use kernel::{
     prelude::*,
@@ -55,6 +62,26 @@ pub(crate) fn this_module() -> &'static ThisModule {
 pub(crate) fn this_module() -> &'static ThisModule {
     &crate::THIS_MODULE
 }
+
+/// `kernel::configfs_attrs!`, callable from any module of the crate.
+#[cfg(not(kernel_7_2))]
+macro_rules! configfs_attrs {
+    ($($args:tt)*) => {
+        ::kernel::configfs_attrs!($($args)*)
+    };
+}
+
+/// `kernel::configfs_attrs!`, callable from any module of the crate: 7.2's
+/// names `THIS_MODULE`, which `module!` defines at the crate root.
+#[cfg(kernel_7_2)]
+macro_rules! configfs_attrs {
+    ($($args:tt)*) => {{
+        #[allow(unused_imports)]
+        use crate::THIS_MODULE;
+        ::kernel::configfs_attrs!($($args)*)
+    }};
+}
+pub(crate) use configfs_attrs;
 
 #[cfg(CONFIG_TEST_KMOD_RUST_KUNIT)]
 #[kernel::macros::kunit_tests(rust_compat)]
