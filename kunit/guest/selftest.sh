@@ -14,14 +14,8 @@
 driver=$1
 shift
 cd /kmod || exit 2
-failed=0
-uptime() { cut -d' ' -f1 /proc/uptime; }
-elapsed() { awk -v a="$1" -v b="$(uptime)" 'BEGIN { printf "%.1f", b - a }'; }
-result() { # indent number name status [directive]
-	local word=ok
-	[ "$4" = 0 ] || [ "$4" = 4 ] || { word="not ok"; failed=1; }
-	printf '%s%s %d %s%s\n' "$1" "$word" "$2" "$3" "${5:+ # $5}"
-}
+# shellcheck source=lib.sh
+. ./lib.sh
 
 echo "KTAP version 1"
 echo "1..4"
@@ -97,21 +91,6 @@ fi
 
 # 4: the kernel log.  Unload first, so that leaks of the module show.
 log_rc=0
-modprobe -r test_kmod || { echo "# modprobe -r test_kmod failed"; log_rc=1; }
-if [ -w /sys/kernel/debug/kmemleak ]; then
-	# Two scans: an object is reported once it was unreferenced in both.
-	echo scan >/sys/kernel/debug/kmemleak
-	echo scan >/sys/kernel/debug/kmemleak
-	if [ -s /sys/kernel/debug/kmemleak ]; then
-		sed 's/^/# /' /sys/kernel/debug/kmemleak | head -60
-		log_rc=1
-	fi
-fi
-pattern='WARNING:|BUG:|KASAN:|UBSAN:|Oops|general protection|possible recursive locking|possible circular locking|inconsistent lock state|INFO: task .* blocked|soft lockup|unreferenced object|Call Trace'
-if dmesg | grep -Eq "$pattern"; then
-	echo "# kernel reports:"
-	dmesg | grep -E -A20 "$pattern" | head -120 | sed 's/^/# /'
-	log_rc=1
-fi
+check_kernel_log || log_rc=1
 result "" 4 kernel_log "$log_rc"
 exit $((failed || log_rc))

@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+# Shared by the guest scripts (kunit/guest/*.sh), inside the VM: KTAP result
+# lines, times, and the kernel log check that ends every run.  Sourced.
+
+failed=0
+
+uptime() { cut -d' ' -f1 /proc/uptime; }
+
+# elapsed START: seconds since uptime START, one decimal.
+elapsed() { awk -v a="$1" -v b="$(uptime)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# result INDENT NUMBER NAME STATUS [DIRECTIVE]: a KTAP result line; status 0
+# (or 4, kselftest's skip) is ok, anything else not ok and sets $failed.
+result() {
+	local word=ok
+	[ "$4" = 0 ] || [ "$4" = 4 ] || { word="not ok"; failed=1; }
+	printf '%s%s %d %s%s\n' "$1" "$word" "$2" "$3" "${5:+ # $5}"
+}
+
+# check_kernel_log: the module unloads; kmemleak (two scans: an object is
+# reported once it was unreferenced in both) finds no leak and is still on;
+# dmesg has no WARNING, BUG, KASAN, lockdep, hung-task or soft-lockup report.
+# Prints what it found as diagnostics; returns 1 if anything.
+check_kernel_log() {
+	local rc=0 pattern
+	modprobe -r test_kmod || { echo "# modprobe -r test_kmod failed"; rc=1; }
+	if [ -w /sys/kernel/debug/kmemleak ]; then
+		echo scan >/sys/kernel/debug/kmemleak
+		echo scan >/sys/kernel/debug/kmemleak
+		if [ -s /sys/kernel/debug/kmemleak ]; then
+			sed 's/^/# /' /sys/kernel/debug/kmemleak | head -60
+			rc=1
+		fi
+	elif [ -e /sys/kernel/debug/kmemleak ] || dmesg | grep -q 'kmemleak: Kernel memory leak detector disabled'; then
+		echo "# kmemleak switched itself off: no leak check"
+		rc=1
+	fi
+	pattern='WARNING:|BUG:|KASAN:|UBSAN:|Oops|general protection|possible recursive locking|possible circular locking|inconsistent lock state|INFO: task .* blocked|soft lockup|unreferenced object|Call Trace'
+	if dmesg | grep -Eq "$pattern"; then
+		echo "# kernel reports:"
+		dmesg | grep -E -A20 "$pattern" | head -120 | sed 's/^/# /'
+		rc=1
+	fi
+	return $rc
+}
