@@ -19,6 +19,9 @@ KDIR=${KDIR:-$KDIR_DEFAULT}
 # Build directories, one set per series: kunit-um, kunit-x86_64, vm-x86_64,
 # and the C driver built against each VM kernel build (<build>.c-test_kmod).
 BUILDS=$CACHE/build/$KVER_SERIES
+# What results/ file names carry for the series: nothing for 7.3, "-7.2".
+SERIES_TAG=${KVER_SERIES/#7.3/}
+SERIES_TAG=${SERIES_TAG:+-$SERIES_TAG}
 BINDGEN=${BINDGEN:-$CACHE/bindgen/bin/bindgen}
 RESULTS=${TEST_KMOD_RESULTS:-$REPO/results}
 
