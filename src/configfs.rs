@@ -213,7 +213,7 @@ impl AttributeOperations<1> for DeviceItem {
     fn show(this: &DeviceItem, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
         let state = this.state.lock();
         show(page, |out| {
-            if let Some(name) = state.device.as_ref().and_then(Device::name) {
+            if let Some(name) = state.device.as_ref().map(Device::name) {
                 out.write_bytes(name.to_bytes());
                 out.write_bytes(b"\n");
             }

@@ -73,7 +73,7 @@ impl Registry {
     }
 
     /// Takes the lowest free number, or -ENOSPC when `MAX_DEVICES` exist.
-    fn claim(&self) -> Result<u32> {
+    fn claim(&'static self) -> Result<Number> {
         let mut numbers = self.numbers.load(Relaxed);
         loop {
             let free = (!numbers).trailing_zeros();
@@ -81,20 +81,14 @@ impl Registry {
                 return Err(ENOSPC);
             }
             match self.numbers.cmpxchg(numbers, numbers | 1 << free, Relaxed) {
-                Ok(_) => return Ok(free + 1),
+                Ok(_) => {
+                    return Ok(Number {
+                        registry: self,
+                        number: free + 1,
+                    })
+                }
                 Err(seen) => numbers = seen,
             }
-        }
-    }
-
-    /// Gives a number back.
-    fn release(&self, number: u32) {
-        let mut numbers = self.numbers.load(Relaxed);
-        while let Err(seen) = self
-            .numbers
-            .cmpxchg(numbers, numbers & !(1 << (number - 1)), Relaxed)
-        {
-            numbers = seen;
         }
     }
 
@@ -103,24 +97,29 @@ impl Registry {
     /// exist; registration errors as `misc_register()` gives them.
     pub(crate) fn create(&'static self, reset_threads: u32) -> Result<Device> {
         let number = self.claim()?;
-        let registration = (|| {
-            let name = CString::try_from_fmt(fmt!("{}{number}", self.prefix))?;
-            let knobs = Knobs::new(CString::try_from(&*name)?, reset_threads, self.budget);
-            KBox::pin_init(Registration::register(name, &KNOBS, knobs), GFP_KERNEL)
-        })();
-        match registration {
-            Ok(registration) => {
-                pr_info!("{}: created\n", registration.name());
-                Ok(Device {
-                    registration: Some(registration),
-                    number,
-                    registry: self,
-                })
-            }
-            Err(e) => {
-                self.release(number);
-                Err(e)
-            }
+        let name = CString::try_from_fmt(fmt!("{}{}", self.prefix, number.number))?;
+        let knobs = Knobs::new(CString::try_from(&*name)?, reset_threads, self.budget);
+        let registration = KBox::pin_init(Registration::register(name, &KNOBS, knobs), GFP_KERNEL)?;
+        pr_info!("{}: created\n", registration.name());
+        Ok(Device {
+            registration,
+            _number: number,
+        })
+    }
+}
+
+/// A device number of a [`Registry`], free again when dropped.
+struct Number {
+    registry: &'static Registry,
+    number: u32,
+}
+
+impl Drop for Number {
+    fn drop(&mut self) {
+        let numbers = &self.registry.numbers;
+        let mut seen = numbers.load(Relaxed);
+        while let Err(now) = numbers.cmpxchg(seen, seen & !(1 << (self.number - 1)), Relaxed) {
+            seen = now;
         }
     }
 }
@@ -128,27 +127,26 @@ impl Registry {
 /// A device of a [`Registry`].  Dropping it waits for its trigger if one
 /// runs, then removes the device and frees its number.
 pub(crate) struct Device {
-    /// Always `Some` until dropped.
-    registration: Option<Pin<KBox<Registration<Knobs>>>>,
-    number: u32,
-    registry: &'static Registry,
+    // Dropped in this order: the device goes before its number is free.
+    registration: Pin<KBox<Registration<Knobs>>>,
+    _number: Number,
 }
 
 impl Device {
     /// The state behind the device's files.
-    pub(crate) fn knobs(&self) -> Option<&Knobs> {
-        self.registration.as_ref().map(|r| r.data())
+    pub(crate) fn knobs(&self) -> &Knobs {
+        self.registration.data()
     }
 
     /// The device's name, as in /sys/devices/virtual/misc/<name>.
-    pub(crate) fn name(&self) -> Option<&CStr> {
-        self.knobs().map(Knobs::name)
+    pub(crate) fn name(&self) -> &CStr {
+        self.registration.name()
     }
 
     /// Removes the device unless a trigger runs on it: -EBUSY then, and the
     /// device is given back untouched.
     pub(crate) fn remove(self) -> Result<(), (Self, Error)> {
-        match self.knobs().map_or(Ok(()), Knobs::try_close) {
+        match self.knobs().try_close() {
             Ok(()) => Ok(()),
             Err(e) => Err((self, e)),
         }
@@ -157,13 +155,9 @@ impl Device {
 
 impl Drop for Device {
     fn drop(&mut self) {
-        if let Some(registration) = self.registration.take() {
-            // No trigger runs or starts any more; then the files go (which
-            // waits for reads and writes of them), then the number.
-            registration.data().close();
-            pr_info!("{}: removed\n", registration.name());
-            drop(registration);
-        }
-        self.registry.release(self.number);
+        // No trigger runs or starts any more; then the fields go: the files
+        // (which waits for reads and writes of them), then the number.
+        self.knobs().close();
+        pr_info!("{}: removed\n", self.name());
     }
 }

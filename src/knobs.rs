@@ -170,11 +170,6 @@ impl Knobs {
         })
     }
 
-    /// The device's name.
-    pub(crate) fn name(&self) -> &CStr {
-        &self.name
-    }
-
     /// Closes the device once its trigger, if one runs, has ended: later
     /// triggers fail with -ENODEV.
     pub(crate) fn close(&self) {
