@@ -12,31 +12,39 @@
 #                                with the modprobe present: a test set per
 #                                suite with a case per KUnit case, then a case
 #                                named after the suite for its own result
-#   lava.sh kernel_log           case kernel_log: no report in the kernel log
-#                                and no kmemleak leak once test_kmod unloads;
-#                                the reports are selftest.sh's own pattern
-# Always exits 0 once it could report: the results are the cases.
+#   lava.sh kernel_log           case kernel_log: selftest.sh's check of the
+#                                kernel log (lib.sh): test_kmod unloads, no
+#                                report in dmesg, no kmemleak leak
+# kmod_<ID>, each suite and kernel_log carry their time in the guest as a
+# measurement in seconds.  Always exits 0 once it could report: the results
+# are the cases.
 cd /kmod || exit 2
+# shellcheck source=lib.sh
+. ./lib.sh
 command -v lava-test-case >/dev/null || { echo "lava.sh: no lava-test-case: run me from a LAVA test definition"; exit 2; }
 
-report() { # case result
-	echo "lava.sh: $1: $2"
-	lava-test-case "$1" --result "$2"
+report() { # case result [start-uptime]
+	local secs=
+	[ -z "${3:-}" ] || secs=$(elapsed "$3")
+	echo "lava.sh: $1: $2${secs:+ after $secs s}"
+	lava-test-case "$1" --result "$2" ${secs:+--measurement "$secs" --units seconds}
 }
 
 kmod_sh() {
-	local mode=$1 id rc
+	local mode=$1 id rc start
 	shift
 	case $mode in -s|-t) ;; *) echo "lava.sh: kmod_sh takes -s or -t, not $mode"; exit 2 ;; esac
 	for id in "$@"; do
+		start=$(uptime)
 		./kmod.sh "$mode" "$id" 2>&1
 		rc=$?
-		case $rc in 0) report "kmod_$id" pass ;; 4) report "kmod_$id" skip ;; *) report "kmod_$id" fail ;; esac
+		case $rc in 0) rc=pass ;; 4) rc=skip ;; *) rc=fail ;; esac
+		report "kmod_$id" "$rc" "$start"
 	done
 }
 
 kunit() {
-	local dir=/sys/kernel/debug/kunit d suite line want found=() results
+	local dir=/sys/kernel/debug/kunit d suite line want found=() results start
 	modprobe -r test_kmod 2>/dev/null
 	declare -A before=()
 	for d in "$dir"/*; do before[${d##*/}]=1; done
@@ -50,6 +58,7 @@ kunit() {
 			report "$suite" fail
 			continue
 		fi
+		start=$(uptime)
 		echo 1 >"$dir/$suite/run"
 		results=$(cat "$dir/$suite/results")
 		echo "$results"
@@ -66,7 +75,7 @@ kunit() {
 		want=fail
 		grep -q "^ok [0-9]* $suite\( #.*\)\{0,1\}$" <<<"$results" && want=pass
 		grep -q "^ok [0-9]* $suite # SKIP" <<<"$results" && want=skip
-		report "$suite" "$want"
+		report "$suite" "$want" "$start"
 	done
 }
 
@@ -74,25 +83,10 @@ kunit() {
 case_name() { sed -e 's/^ *\(not \)\{0,1\}ok [0-9]* //' -e 's/ *#.*//' <<<"$1"; }
 
 kernel_log() {
-	local rc=pass pattern
-	pattern=$(sed -n "s/^pattern='\(.*\)'\$/\1/p" selftest.sh)
-	[ -n "$pattern" ] || { echo "lava.sh: no pattern= line in selftest.sh"; report kernel_log fail; return; }
-	modprobe -r test_kmod || { echo "lava.sh: modprobe -r test_kmod failed"; rc=fail; }
-	if [ -w /sys/kernel/debug/kmemleak ]; then
-		# Two scans: an object is reported once it was unreferenced in both.
-		echo scan >/sys/kernel/debug/kmemleak
-		echo scan >/sys/kernel/debug/kmemleak
-		if [ -s /sys/kernel/debug/kmemleak ]; then
-			head -60 /sys/kernel/debug/kmemleak
-			rc=fail
-		fi
-	fi
-	if dmesg | grep -Eq "$pattern"; then
-		echo "lava.sh: kernel reports:"
-		dmesg | grep -E -A20 "$pattern" | head -120
-		rc=fail
-	fi
-	report kernel_log "$rc"
+	local rc=pass start
+	start=$(uptime)
+	check_kernel_log || rc=fail
+	report kernel_log "$rc" "$start"
 }
 
 what=$1
