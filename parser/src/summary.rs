@@ -36,13 +36,10 @@ fn collect(s: &Test, path: &str, out: &mut Vec<String>, max: usize) {
     if out.len() >= max {
         return;
     }
-    let name = if s.missing {
-        format!("test {} (missing)", s.number)
-    } else {
-        s.name.clone()
-    };
+    // Named as its JUnit test case is.
+    let name = crate::junit::case_name(s);
     let full = if path.is_empty() {
-        name
+        name.into_owned()
     } else {
         format!("{path}.{name}")
     };

@@ -175,8 +175,9 @@ pub struct Test {
     /// The suite reported `not ok` although none of its subtests failed;
     /// this counted as one failure.
     pub own_failure: bool,
-    /// The suite's result line never came (the log or run ended first) and
-    /// none of its subtests crashed; this counted as one crashed test.
+    /// The suite's result line never came (the log or the run ended, or
+    /// another line came in its place) and none of its subtests crashed;
+    /// this counted as one crashed test.
     pub own_crash: bool,
     /// Test number (the expected number at its level).
     pub number: u64,
@@ -486,7 +487,7 @@ struct Frame {
     mark_ts: Option<u64>,
     end_ts: Option<u64>,
     header_seen: bool,
-    eof_without_result: bool,
+    no_result: bool,
     /// Subtests handed to the caller instead of kept (see
     /// [`Options::stream`]).
     streamed: u64,
@@ -511,7 +512,7 @@ impl Frame {
             mark_ts: None,
             end_ts: None,
             header_seen: false,
-            eof_without_result: false,
+            no_result: false,
             streamed: 0,
         }
     }
@@ -543,7 +544,7 @@ impl Frame {
             mark_ts,
             end_ts,
             header_seen,
-            eof_without_result,
+            no_result,
             streamed,
         } = self;
         debug_assert!(test.name.is_empty() && test.subtests.is_empty() && pending.is_empty());
@@ -561,7 +562,7 @@ impl Frame {
         *mark_ts = ts;
         *end_ts = None;
         *header_seen = false;
-        *eof_without_result = false;
+        *no_result = false;
         *streamed = 0;
     }
 
@@ -1146,31 +1147,23 @@ impl TreeBuilder {
 
     fn step_result(&mut self, cur: Option<&Lexed<'_>>) -> Step {
         let idx = self.stack.len() - 1;
-        if cur.is_none()
-            && let Some(f) = self.stack.last_mut()
-        {
-            f.eof_without_result = true;
-        }
         let Some(f) = self.stack.last() else {
             return Step::Consumed;
         };
         let name_set = !f.test.name.is_empty();
         if name_set && !self.name_match(cur, &f.test.name) {
             self.add_error(idx, "missing subtest result line!");
-            self.finish_frame();
-            return Step::Again;
+            return self.no_result();
         }
         let Some(l) = cur else {
             if let Some(f) = self.stack.last_mut() {
                 f.test.status = Status::NoTests;
             }
             self.add_error(idx, "No more test results!");
-            self.finish_frame();
-            return Step::Again;
+            return self.no_result();
         };
         let Line::Result(r) = &l.line else {
-            self.finish_frame();
-            return Step::Again;
+            return self.no_result();
         };
         let expected_num = f.expected_num;
         if let Some(f) = self.stack.last_mut() {
@@ -1191,6 +1184,17 @@ impl TreeBuilder {
         }
         self.finish_frame();
         Step::Consumed
+    }
+
+    /// The test's result line will not come: the input or the run ended, or
+    /// another line came in its place.  All three are one case (see
+    /// [`TreeBuilder::finish_frame`]).
+    fn no_result(&mut self) -> Step {
+        if let Some(f) = self.stack.last_mut() {
+            f.no_result = true;
+        }
+        self.finish_frame();
+        Step::Again
     }
 
     /// The frame of a new test ([`Frame::renew`]), in the box of a
@@ -1231,14 +1235,16 @@ impl TreeBuilder {
         let t = &mut f.test;
         t.is_parent = f.parent_test && f.is_subtest;
         bubble_up(t);
-        // Deviation: a suite whose result line never came because the log
-        // (or the run) ended counts as crashed, unless a crashed subtest
-        // already says so.  kunit_parser.py leaves it uncounted, so a log
-        // cut just before a suite's result line would pass.
-        if f.eof_without_result && t.is_parent && t.counts.status() != Status::Crashed {
+        // Deviation: a test whose result line never came counts as crashed,
+        // unless a crashed subtest already says so, whether the log or the
+        // run ended or another line came in its place.  kunit_parser.py
+        // leaves a suite uncounted then, so a log cut just before a suite's
+        // result line would pass, and makes a test cut off by the end of
+        // the log NO_TESTS.
+        if f.no_result && t.counts.status() != Status::Crashed {
             t.counts.add_status(Status::Crashed);
             t.status = Status::Crashed;
-            t.own_crash = true;
+            t.own_crash = t.is_parent;
             let name = t.name.clone();
             self.warn(format!(
                 "test '{name}': no result line before the end of the output; counted as crashed"

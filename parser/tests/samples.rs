@@ -373,3 +373,69 @@ main FAILURE 1/2/0/3/0
         "{xml}"
     );
 }
+
+/// The JUnit, `--json`, exit status and stderr of the CLI on a sample.
+fn cli(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let path = data(name);
+    let mut all = args.to_vec();
+    all.push(path.to_str().expect("utf-8 path"));
+    let out = run(&all, None);
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).expect("UTF-8 output"),
+        String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+    )
+}
+
+/// A CI lab's log where a new run starts inside a test that has its plan
+/// but no result line yet: the test is crashed in every output, exactly
+/// as when the input ends there.
+#[test]
+fn a_test_cut_off_by_a_new_run_is_crashed_everywhere() {
+    let name = "ci_run_ends_inside_test.log";
+    assert_eq!(
+        tree(name),
+        "\
+main TEST_CRASHED 0/0/1/0/1
+   TEST_CRASHED 0/0/1/0/1
+main NO_TESTS 0/0/0/0/1
+"
+    );
+    let cut_off = parse_file(&data(name), true);
+    let text = std::fs::read_to_string(data(name)).expect("read sample");
+    let (at_end, _) = text.rsplit_once("TAP version 13\n").expect("second run");
+    let ended = ktap2junit::parse_reader(
+        at_end.as_bytes(),
+        &ktap2junit::tree::Options {
+            keep_all_logs: true,
+            ..Default::default()
+        },
+    )
+    .0;
+    assert_eq!(ended.runs.len(), 1);
+    assert_eq!(ended.runs[0], cut_off.runs[0]);
+
+    let (code, xml, err) = cli(name, &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.ends_with("Testing complete. Ran 1 tests: crashed: 1, errors: 2\nFailures: test 1\n"),
+        "{err}"
+    );
+    assert!(
+        xml.contains(r#"tests="1" failures="0" errors="1""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            r#"<testcase name="test 1" time="0" classname="ktap2junit"><error type="crashed""#
+        ),
+        "{xml}"
+    );
+    assert!(!xml.contains("<skipped"), "{xml}");
+    validate(xml.as_bytes(), name);
+    let (code, json, _) = cli(name, &["--json"]);
+    assert_eq!(code, Some(1));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(v["test_cases"][0]["status"], "ERROR", "{json}");
+    assert_eq!(v["misc"]["crashed"], 1);
+}

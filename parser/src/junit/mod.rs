@@ -202,7 +202,8 @@ fn diagnostics_or(t: &Test, fallback: &'static str) -> Cow<'static, str> {
     }
 }
 
-fn case_name(t: &Test) -> Cow<'_, str> {
+/// The name of a test's test case (`test N` if it has none).
+pub(crate) fn case_name(t: &Test) -> Cow<'_, str> {
     if t.missing {
         Cow::Owned(format!("test {} (missing)", t.number))
     } else if t.name.is_empty() {
