@@ -1151,8 +1151,13 @@ impl Lexer {
         };
         let ws = py_space_len(text);
         let (line, malformed) = classify_at(text, ws);
+        // Between runs, a line with a version marker starts the next run,
+        // the text in front of the marker its prefix, unless it is a
+        // diagnostic line of the run before: kselftest wraps the TAP of a
+        // test in `# `, and nested TAP starts no run.
         if idle
             && !matches!(line, Line::Version { .. })
+            && text.as_bytes().get(ws) != Some(&b'#')
             && let Some(p) = find_version_start(raw)
         {
             self.start(raw, p);

@@ -618,6 +618,11 @@ pub struct TreeBuilder {
     last_was_result: bool,
     last_ts: Option<u64>,
     started_any: bool,
+    /// Log lines after a run whose plan was complete (while the lexer still
+    /// strips its prefix): the log of a test line that may follow, which
+    /// starts a run of its own; dropped when a version line starts the
+    /// next run, at an end marker and at the end of the input.
+    after_run: LogBuf,
     /// Cleared log buffers (text and ranges) of finished tests whose log
     /// was not kept, reused for the next tests (saves an allocation and its
     /// regrowth per test).
@@ -673,6 +678,7 @@ impl TreeBuilder {
             last_was_result: false,
             last_ts: None,
             started_any: false,
+            after_run: LogBuf::default(),
             spare: Vec::new(),
             chunk: None,
             finished: Vec::new(),
@@ -818,6 +824,7 @@ impl TreeBuilder {
                 f.log.copy_spans(Some(&chunk));
                 f.pending.copy_spans(Some(&chunk));
             }
+            self.after_run.copy_spans(Some(&chunk));
         }
     }
 
@@ -863,6 +870,7 @@ impl TreeBuilder {
                     }
                 }
                 self.end_run();
+                self.after_run = LogBuf::default();
                 return;
             }
             Line::Version { .. } if lexed.indent == 0 => {
@@ -883,8 +891,15 @@ impl TreeBuilder {
         let mut fresh = false;
         loop {
             if self.stack.is_empty() {
-                if fresh || matches!(lexed.line, Line::Diagnostic) {
-                    // Noise between runs is not part of any test.
+                if fresh {
+                    return;
+                }
+                if let Line::Diagnostic = lexed.line {
+                    // After a complete run: the log of a test line that may
+                    // follow, as if the plan had promised that test.
+                    let cap = self.opts.max_log_bytes;
+                    self.after_run
+                        .push(lexed.text, cap, chunk_text(&self.chunk));
                     return;
                 }
                 if self.started_any && !matches!(lexed.line, Line::Version { .. }) {
@@ -895,7 +910,12 @@ impl TreeBuilder {
                 }
                 self.started_any = true;
                 fresh = true;
-                let f = self.frame("main", false, 0, LogBuf::default(), lexed.timestamp);
+                let mut f = self.frame("main", false, 0, LogBuf::default(), lexed.timestamp);
+                let after_run = std::mem::take(&mut self.after_run);
+                if !matches!(lexed.line, Line::Version { .. }) {
+                    // The log of the run's first test.
+                    f.pending = after_run;
+                }
                 self.stack.push(f);
             }
             if let Step::Consumed = self.step(Some(lexed)) {
@@ -914,6 +934,7 @@ impl TreeBuilder {
     /// Finish: end the run in progress and return the parsed runs.
     pub fn finish(mut self) -> Parsed {
         self.end_run();
+        self.after_run = LogBuf::default();
         if !self.started_any {
             let mut t = Test::new("<missing>");
             t.status = Status::FailureToParse;

@@ -222,9 +222,41 @@ struct Render<'a> {
     out: Vec<String>,
     noise: &'a [usize],
     k: usize,
+    /// Line numbers (from 1) of the result lines written.
+    results: Vec<u64>,
 }
 
-impl Render<'_> {
+impl<'a> Render<'a> {
+    /// The start of a run with `tests` top-level tests.
+    fn new(tests: usize, noise: &'a [usize]) -> Self {
+        Render {
+            out: vec!["KTAP version 1".to_owned(), format!("1..{tests}")],
+            noise,
+            k: 0,
+            results: Vec::new(),
+        }
+    }
+
+    fn result(&mut self, line: String) {
+        self.out.push(line);
+        self.results.push(self.out.len() as u64);
+    }
+
+    /// After the run's plan is complete: kselftest's nested TAP of one
+    /// more test, wrapped in `# `, with `nested` results, and that test's
+    /// result line (numbered `number`).
+    fn nested_after_plan(&mut self, number: usize, name: &str, ok: bool, nested: &[bool]) {
+        self.out.push(format!("# selftests: extra: {name}"));
+        self.out.push("# TAP version 13".to_owned());
+        self.out.push(format!("# 1..{}", nested.len()));
+        for (i, ok) in nested.iter().enumerate() {
+            let res = if *ok { "ok" } else { "not ok" };
+            self.out.push(format!("# {res} {} sub_{i}", i + 1));
+        }
+        let res = if ok { "ok" } else { "not ok" };
+        self.result(format!("{res} {number} {name}"));
+    }
+
     fn noise(&mut self, indent: &str) {
         let n = self
             .noise
@@ -245,8 +277,7 @@ impl Render<'_> {
                 Node::Case { name, ok, skip } => {
                     let res = if *ok { "ok" } else { "not ok" };
                     let dir = if *skip { " # SKIP reason" } else { "" };
-                    self.out
-                        .push(format!("{indent}{res} {} {name}{dir}", i + 1));
+                    self.result(format!("{indent}{res} {} {name}{dir}", i + 1));
                 }
                 Node::Suite {
                     name,
@@ -266,7 +297,7 @@ impl Render<'_> {
                     }
                     self.children(children, depth + 1);
                     let res = if *ok { "ok" } else { "not ok" };
-                    self.out.push(format!("{indent}{res} {} {name}", i + 1));
+                    self.result(format!("{indent}{res} {} {name}", i + 1));
                 }
             }
         }
@@ -337,20 +368,34 @@ proptest! {
         check_result_lines(input.as_bytes())?;
     }
 
+    /// Every generated result line is reported exactly once, with the
+    /// generated name and status; so is the result line after kselftest's
+    /// nested TAP (wrapped in `# `) after the plan, in a run of its own,
+    /// and no nested line is.
     #[test]
     fn generated_ktap_is_parsed_faithfully(
         mut suites in prop::collection::vec(node(), 1..4),
         noise in prop::collection::vec(0usize..12, 1..16),
         prefix in prop::sample::select(vec!["", "[    1.234567] ", "<6>[   12.000000][  T123] ", "foo: "]),
         crlf in any::<bool>(),
+        after_plan in prop::option::of((any::<bool>(), prop::collection::vec(any::<bool>(), 0..4))),
     ) {
         uniquify(&mut suites, &mut 0);
-        let mut r = Render { out: vec!["KTAP version 1".to_owned(), format!("1..{}", suites.len())], noise: &noise, k: 0 };
+        let mut r = Render::new(suites.len(), &noise);
         r.children(&suites, 0);
+        if let Some((ok, nested)) = &after_plan {
+            r.nested_after_plan(suites.len() + 1, "extra", *ok, nested);
+        }
         let eol = if crlf { "\r\n" } else { "\n" };
         let text: String = r.out.iter().map(|l| format!("{prefix}{l}{eol}")).collect();
         let parsed = check_result_lines(text.as_bytes())?;
-        prop_assert_eq!(parsed.runs.len(), 1);
+        let mut reported = Vec::new();
+        for run in &parsed.runs {
+            reported_result_lines(run, &mut reported);
+        }
+        reported.sort_unstable();
+        prop_assert_eq!(&reported, &r.results, "result lines lost, duplicated or made up");
+        prop_assert_eq!(parsed.runs.len(), 1 + usize::from(after_plan.is_some()));
         let mut want = Vec::new();
         leaves(&suites, &mut want);
         let mut got = Vec::new();
@@ -360,6 +405,14 @@ proptest! {
         prop_assert_eq!(c.crashed, 0);
         prop_assert_eq!(c.errors, 0);
         prop_assert!(c.total() >= want.len() as u64);
+        if let Some((ok, _)) = after_plan {
+            let extra = &parsed.runs[1];
+            let status = if ok { Status::Success } else { Status::Failure };
+            let mut got = Vec::new();
+            parsed_leaves(extra, &mut got);
+            prop_assert_eq!(got, vec![("extra".to_owned(), status)]);
+            prop_assert_eq!(extra.counts.crashed, 0);
+        }
     }
 
     #[test]
@@ -368,7 +421,7 @@ proptest! {
         cut in any::<prop::sample::Index>(),
     ) {
         uniquify(&mut suites, &mut 0);
-        let mut r = Render { out: vec!["KTAP version 1".to_owned(), format!("1..{}", suites.len())], noise: &[0, 1, 99], k: 0 };
+        let mut r = Render::new(suites.len(), &[0, 1, 99]);
         r.children(&suites, 0);
         let keep = cut.index(r.out.len() + 1);
         let text: String = r.out[..keep].iter().map(|l| format!("{l}\n")).collect();

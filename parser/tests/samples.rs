@@ -387,6 +387,81 @@ fn cli(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
+/// A CI lab's kselftest log: nested TAP, wrapped in `# ` as kselftest
+/// prints it, after the run's plan is complete.  The nested lines are log
+/// lines of the test that follows, as they are while the plan is not
+/// complete; that test is reported in a run of its own (deviation 1);
+/// nothing is lost, crashed or missing.
+#[test]
+fn nested_tap_after_a_complete_plan_loses_no_result() {
+    let name = "ci_nested_tap_after_plan.log";
+    assert_eq!(
+        tree(name),
+        "\
+main SUCCESS 1/0/0/0/0
+  selftests: a: x SUCCESS 1/0/0/0/0
+main SUCCESS 1/0/0/0/1
+  selftests: a: y SUCCESS 1/0/0/0/1
+"
+    );
+    let nested = [
+        "# selftests: a: y",
+        "# TAP version 13",
+        "# 1..2",
+        "# ok 2 sub: PASS",
+    ];
+    let after_plan = parse_file(&data(name), true);
+    let y = &after_plan.runs[1].subtests[0];
+    assert_eq!(y.log_lines().collect::<Vec<_>>(), nested);
+    // The same lines while the plan still promises the test.
+    let text = std::fs::read_to_string(data(name)).expect("read sample");
+    let within_plan = ktap2junit::parse_reader(
+        text.replace("1..1\n", "1..2\n").as_bytes(),
+        &ktap2junit::tree::Options {
+            keep_all_logs: true,
+            ..Default::default()
+        },
+    )
+    .0;
+    assert_eq!(within_plan.runs.len(), 1);
+    let y = &within_plan.runs[0].subtests[1];
+    assert_eq!(y.name, "selftests: a: y");
+    assert_eq!(y.log_lines().collect::<Vec<_>>(), nested);
+
+    let (code, xml, err) = cli(name, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.ends_with("Testing complete. Ran 2 tests: passed: 2, errors: 1\n"),
+        "{err}"
+    );
+    assert!(
+        xml.contains(r#"tests="2" failures="0" errors="0""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="selftests: a: x" time="0" classname="ktap2junit"/>"#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="selftests: a: y" time="0" classname="ktap2junit"/>"#),
+        "{xml}"
+    );
+    validate(xml.as_bytes(), name);
+    let (_, xml, _) = cli(name, &["--all-logs"]);
+    assert!(
+        xml.contains("<system-out><![CDATA[# selftests: a: y\n# TAP version 13\n# 1..2\n# ok 2 sub: PASS]]></system-out>"),
+        "{xml}"
+    );
+    let (code, json, _) = cli(name, &["--json"]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    let cases = v["test_cases"].as_array().expect("test cases");
+    assert_eq!(cases.len(), 2);
+    assert!(cases.iter().all(|c| c["status"] == "PASS"), "{json}");
+    assert_eq!(v["misc"]["passed"], 2);
+    assert_eq!(v["misc"]["crashed"], 0);
+}
+
 /// A CI lab's log where a new run starts inside a test that has its plan
 /// but no result line yet: the test is crashed in every output, exactly
 /// as when the input ends there.
