@@ -8,8 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use junit_report::OffsetDateTime;
-use ktap2junit::junit::{JunitOptions, JunitStream};
+use ktap2junit::junit::{JunitOptions, JunitStream, OffsetDateTime};
 use ktap2junit::{Report, json, parse_reader_with, parse_threaded_with, summary, tree, xml};
 
 /// Parse KTAP / TAP test output (KUnit, kselftest; raw, boot log or dmesg)
@@ -79,6 +78,13 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<ExitCode, String> {
     let timestamp = OffsetDateTime::from_unix_timestamp(cli.timestamp)
         .map_err(|e| format!("--timestamp {}: {e}", cli.timestamp))?;
+    if !(0..=9999).contains(&timestamp.year()) {
+        return Err(format!(
+            "--timestamp {}: year {} does not fit RFC 3339",
+            cli.timestamp,
+            timestamp.year()
+        ));
+    }
     // Both writers take each top-level test as soon as it is complete, and
     // the parser then reuses its memory.
     let opts = tree::Options {

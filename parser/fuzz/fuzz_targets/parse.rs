@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Fuzz target: any input must parse without panicking, the threaded
 //! parser must agree with the single-threaded one (also keeping every
-//! log), both writers must
-//! produce well-formed output (XML without forbidden characters), and the
-//! JUnit from templates must be junit-report's own.
+//! log), both writers must produce well-formed output (XML without
+//! forbidden characters), and the JUnit must be junit-report's own bytes
+//! for the same fields (the tests' oracle, tests/common/reference.rs).
 #![no_main]
 
-use ktap2junit::junit::{JunitOptions, write_junit, write_junit_reference};
+#[path = "../../tests/common/reference.rs"]
+mod reference;
+
+use ktap2junit::junit::{JunitOptions, write_junit};
 use ktap2junit::tree::Options;
 use libfuzzer_sys::fuzz_target;
 
@@ -33,11 +36,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(got.runs, want.runs);
     let mut xml = Vec::new();
     write_junit(&mut xml, &parsed.runs, &JunitOptions::default()).expect("write JUnit");
-    // The templates give exactly what junit-report writes.
-    let mut reference = Vec::new();
-    write_junit_reference(&mut reference, &parsed.runs, &JunitOptions::default())
+    let reference = reference::write_junit_reference(&parsed.runs, &JunitOptions::default())
         .expect("write JUnit with junit-report");
-    assert!(xml == reference, "templates and junit-report differ");
+    assert!(xml == reference, "the writer and junit-report differ");
     let xml = String::from_utf8(xml).expect("JUnit is UTF-8");
     assert!(
         !xml.chars().any(|c| (c < ' ' && !matches!(c, '\t' | '\n' | '\r'))

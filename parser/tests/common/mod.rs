@@ -15,6 +15,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ktap2junit::tree::{Options, Parsed, Test};
 
+mod reference;
+
+pub(crate) use reference::write_junit_reference;
+
 /// The kernel tree: $KDIR, else $TEST_KMOD_CACHE/linux-source-7.3, else
 /// ~/.cache/test-kmod-rust/linux-source-7.3; panics if its kunit test_data
 /// directory is absent.
@@ -99,14 +103,8 @@ pub(crate) fn parse_file(path: &Path, keep_all_logs: bool) -> Parsed {
 /// What junit-report itself writes for these runs with the default options
 /// (the reference the CLI's JUnit must equal byte for byte).
 pub(crate) fn reference_junit(runs: &[Test]) -> Vec<u8> {
-    let mut out = Vec::new();
-    ktap2junit::junit::write_junit_reference(
-        &mut out,
-        runs,
-        &ktap2junit::junit::JunitOptions::default(),
-    )
-    .expect("write reference JUnit");
-    out
+    write_junit_reference(runs, &ktap2junit::junit::JunitOptions::default())
+        .expect("write reference JUnit")
 }
 
 /// Render a tree as `name STATUS passed/failed/crashed/skipped/errors [skip=reason]`,
