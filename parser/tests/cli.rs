@@ -214,7 +214,7 @@ fn cli_json_is_the_library_json() {
             runs.extend(parse_file(p, false).runs);
         }
         let mut out = Vec::new();
-        ktap2junit::json::write_json(&mut out, &runs).expect("write json");
+        ktap2junit::writers::json::write_json(&mut out, &runs).expect("write json");
         out
     };
     for p in &paths {

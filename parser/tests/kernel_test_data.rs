@@ -521,7 +521,7 @@ with open(sys.argv[2], errors='backslashreplace') as f:
 print(json.dumps(d(t)))
 "#;
 
-fn compare_logs(ours: &ktap2junit::tree::Test, theirs: &Value, path: &str) {
+fn compare_logs(ours: &ktap2junit::ktap::Test, theirs: &Value, path: &str) {
     let name = theirs["name"].as_str().unwrap_or_default();
     let where_ = format!("{path}/{name}");
     assert_eq!(ours.name, name, "{where_}");

@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use ktap2junit::tree::{Options, Status};
+use ktap2junit::ktap::{Options, Status};
 
 fn tree(name: &str) -> String {
     render_runs(&parse_file(&data(name), false))

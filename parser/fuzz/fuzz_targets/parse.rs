@@ -9,8 +9,8 @@
 #[path = "../../tests/common/reference.rs"]
 mod reference;
 
-use ktap2junit::junit::{JunitOptions, write_junit};
-use ktap2junit::tree::Options;
+use ktap2junit::ktap::Options;
+use ktap2junit::writers::junit::{JunitOptions, write_junit};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -18,21 +18,19 @@ fuzz_target!(|data: &[u8]| {
     assert!(err.is_none());
     // The threaded parser (lexing ahead in a worker) gives the same result.
     let (threaded, err) =
-        ktap2junit::parse_threaded(std::io::Cursor::new(data.to_vec()), &Options::default())
-            .expect("start the lexing thread");
+        ktap2junit::parse_threaded(std::io::Cursor::new(data.to_vec()), &Options::default());
     assert!(err.is_none());
     assert_eq!(threaded.runs, parsed.runs);
     assert_eq!(threaded.warnings, parsed.warnings);
-    // Also with every log kept, capped short: the threaded parser keeps log
-    // lines as ranges of its chunks and copies them late.
+    // Also with every log kept, capped short: the reader lends the tree
+    // builder its chunks, whose log lines are copied late.
     let all_logs = Options {
         keep_all_logs: true,
         max_log_bytes: 64,
         ..Options::default()
     };
     let (want, _) = ktap2junit::parse_reader(data, &all_logs);
-    let (got, _) = ktap2junit::parse_threaded(std::io::Cursor::new(data.to_vec()), &all_logs)
-        .expect("start the lexing thread");
+    let (got, _) = ktap2junit::parse_threaded(std::io::Cursor::new(data.to_vec()), &all_logs);
     assert_eq!(got.runs, want.runs);
     let mut xml = Vec::new();
     write_junit(&mut xml, &parsed.runs, &JunitOptions::default()).expect("write JUnit");
@@ -55,6 +53,6 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let mut json = Vec::new();
-    ktap2junit::json::write_json(&mut json, &parsed.runs).expect("write JSON");
+    ktap2junit::writers::json::write_json(&mut json, &parsed.runs).expect("write JSON");
     assert!(json.starts_with(b"{") && json.ends_with(b"}"));
 });

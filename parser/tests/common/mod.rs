@@ -8,14 +8,14 @@
 //! missing) instead of letting it pass.
 #![allow(dead_code)]
 
+mod reference;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ktap2junit::tree::{Options, Parsed, Test};
-
-mod reference;
+use ktap2junit::ktap::{Options, Parsed, Test};
 
 pub(crate) use reference::write_junit_reference;
 
@@ -95,7 +95,7 @@ pub(crate) fn parse_file(path: &Path, keep_all_logs: bool) -> Parsed {
         keep_all_logs,
         ..Options::default()
     };
-    let (parsed, err) = ktap2junit::parse_reader(std::io::BufReader::new(f), &opts);
+    let (parsed, err) = ktap2junit::parse_reader(f, &opts);
     assert!(err.is_none(), "read error on {}", path.display());
     parsed
 }
@@ -103,7 +103,7 @@ pub(crate) fn parse_file(path: &Path, keep_all_logs: bool) -> Parsed {
 /// What junit-report itself writes for these runs with the default options
 /// (the reference the CLI's JUnit must equal byte for byte).
 pub(crate) fn reference_junit(runs: &[Test]) -> Vec<u8> {
-    write_junit_reference(runs, &ktap2junit::junit::JunitOptions::default())
+    write_junit_reference(runs, &ktap2junit::writers::junit::JunitOptions::default())
         .expect("write reference JUnit")
 }
 

@@ -13,9 +13,9 @@
 use std::io;
 
 use junit_report::{Duration, Report, TestCase, TestSuite};
-use ktap2junit::junit::{CaseFields, JunitOptions, Outcome, Totals, suites};
-use ktap2junit::tree::Test;
-use ktap2junit::xml;
+use ktap2junit::ktap::Test;
+use ktap2junit::writers::junit::{CaseFields, JunitOptions, Outcome, Totals, suites};
+use ktap2junit::writers::xml;
 
 fn invalid(msg: impl std::fmt::Display) -> io::Error {
     io::Error::other(format!("unexpected junit-report output: {msg}"))

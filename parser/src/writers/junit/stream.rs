@@ -6,7 +6,7 @@
 //! end: the `<testsuite>`s wait as XML text in a [`Spool`] until then
 //! (memory up to a few MiB, then a temporary file), and the tests they
 //! were made of are freed by the parser as soon as they are written (see
-//! [`crate::tree::Options::stream`]).
+//! [`crate::ktap::Options::stream`]).
 //!
 //! The layout is junit-report's (its quick-xml writer without
 //! indentation): attributes in its order, an element without content
@@ -24,8 +24,8 @@ use super::{
     Case, CaseFields, JunitOptions, Kind, Outcome, Totals, case_fields, fmt_ms, suite_extras,
     suite_name, tally, visit_suite,
 };
-use crate::tree::Test;
-use crate::xml;
+use crate::ktap::Test;
+use crate::writers::xml;
 
 /// `time` texts made once (milliseconds below this).
 const TIMES_CACHED: u64 = 4096;

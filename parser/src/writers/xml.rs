@@ -87,7 +87,7 @@ pub(crate) fn attr(buf: &mut Vec<u8>, s: &str) {
 /// change it).
 #[inline]
 fn is_plain_attr(b: &[u8]) -> bool {
-    crate::plain::is_plain_ascii(b, [b'<', b'>', b'&', b'\'', b'"'])
+    super::plain::is_plain_ascii(b, [b'<', b'>', b'&', b'\'', b'"'])
 }
 
 #[cfg(test)]

@@ -3,9 +3,8 @@
 
 use std::io::{self, Write};
 
-use crate::Report;
-use crate::tree::{Status, Test};
-use crate::xml;
+use super::xml;
+use crate::ktap::{Report, Status, Test};
 
 /// Names listed after `Failures:` at most.
 const SHOWN: usize = 10;
@@ -37,7 +36,7 @@ fn collect(s: &Test, path: &str, out: &mut Vec<String>, max: usize) {
         return;
     }
     // Named as its JUnit test case is.
-    let name = crate::junit::case_name(s);
+    let name = super::junit::case_name(s);
     let full = if path.is_empty() {
         name.into_owned()
     } else {

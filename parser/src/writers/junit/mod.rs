@@ -17,7 +17,8 @@
 //! This module decides which test becomes which test case, with which
 //! fields ([`CaseFields`], [`SuiteFields`]: the document before XML);
 //! [`JunitStream`] writes them as XML, one `<testsuite>` at a time, as the
-//! parser hands over finished suites, every value through [`crate::xml`].  The bytes are the ones junit-report writes for
+//! parser hands over finished suites, every value through
+//! [`crate::writers::xml`].  The bytes are the ones junit-report writes for
 //! the same fields, which the tests check on every sample, every kernel
 //! log and generated input (junit-report is the tests' oracle, not a
 //! dependency of the writer).
@@ -30,8 +31,7 @@ use std::borrow::Cow;
 pub use stream::{JunitStream, write_junit};
 pub use time::OffsetDateTime;
 
-use crate::lexer::Directive;
-use crate::tree::{Status, Test};
+use crate::ktap::{Directive, Status, Test};
 
 /// Writer options.
 #[derive(Debug, Clone)]
