@@ -431,5 +431,21 @@ proptest! {
             // A log that stops early never reports success.
             prop_assert_ne!(parsed.runs[0].status, Status::Success);
         }
+        // A run cut off by the next run ends exactly as one cut off by the
+        // end of the input.
+        if keep > 0 {
+            let next = format!("{text}KTAP version 1\n1..1\nok 1 next_run\n");
+            let (cut, _) = ktap2junit::parse_reader(next.as_bytes(), &Options::default());
+            prop_assert_eq!(cut.runs.len(), parsed.runs.len() + 1);
+            prop_assert_eq!(&cut.runs[..parsed.runs.len()], &parsed.runs[..]);
+            // (Warnings of its end name the line that ended it.)
+            let messages = |w: &[ktap2junit::ktap::Warning]| -> Vec<String> {
+                w.iter().map(|w| w.message.clone()).collect()
+            };
+            prop_assert_eq!(
+                messages(&cut.warnings[..parsed.warnings.len()]),
+                messages(&parsed.warnings)
+            );
+        }
     }
 }

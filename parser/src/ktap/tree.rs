@@ -1078,3 +1078,403 @@ fn bubble_up(t: &mut Test) {
         t.own_failure = true;
     }
 }
+
+/// Tests of the builder, production by production.  Where the behaviour
+/// is kunit's, the expected tree is what kunit_parser.py (Linux 7.3) makes
+/// of the same lines; deviations are marked.
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use super::super::lexer::Lexer;
+    use super::*;
+
+    /// The lines (`\n`-separated) lexed and fed one at a time.
+    fn parse_with(input: &str, opts: Options) -> Parsed {
+        let mut lexer = Lexer::new();
+        let mut tree = TreeBuilder::new(opts);
+        for (i, line) in input.lines().enumerate() {
+            let lexed = lexer.lex(line, tree.is_idle());
+            tree.feed(&lexed, i as u64 + 1);
+        }
+        tree.finish(&mut |_, _| {})
+    }
+
+    /// [`parse_with`], every log kept.
+    fn parse(input: &str) -> Parsed {
+        parse_with(
+            input,
+            Options {
+                keep_all_logs: true,
+                ..Options::default()
+            },
+        )
+    }
+
+    /// `name STATUS passed/failed/crashed/skipped/errors [skip=..] [log=..]`
+    /// per test, two spaces of indentation per level.
+    fn render(p: &Parsed) -> String {
+        fn test(t: &Test, depth: usize, out: &mut String) {
+            let c = &t.counts;
+            let _ = write!(
+                out,
+                "{}{} {} {}/{}/{}/{}/{}",
+                "  ".repeat(depth),
+                t.name,
+                t.status.as_str(),
+                c.passed,
+                c.failed,
+                c.crashed,
+                c.skipped,
+                c.errors
+            );
+            if !t.skip_reason().is_empty() {
+                let _ = write!(out, " skip={}", t.skip_reason());
+            }
+            let log: Vec<&str> = t.log_lines().collect();
+            if !log.is_empty() {
+                let _ = write!(out, " log={log:?}");
+            }
+            out.push('\n');
+            for s in &t.subtests {
+                test(s, depth + 1, out);
+            }
+        }
+        let mut out = String::new();
+        for run in &p.runs {
+            test(run, 0, &mut out);
+        }
+        out
+    }
+
+    /// What a test is, without its log and parse errors: its and its
+    /// subtests' names, statuses, test counts and flags.
+    fn shape(t: &Test) -> Vec<String> {
+        let c = &t.counts;
+        let mut out = vec![format!(
+            "{} {:?} {}/{}/{}/{} parent={} missing={} own_failure={} own_crash={} number={}",
+            t.name,
+            t.status,
+            c.passed,
+            c.failed,
+            c.crashed,
+            c.skipped,
+            t.is_parent,
+            t.missing,
+            t.own_failure,
+            t.own_crash,
+            t.number
+        )];
+        for s in &t.subtests {
+            out.extend(shape(s).into_iter().map(|l| format!("  {l}")));
+        }
+        out
+    }
+
+    fn warnings(p: &Parsed) -> Vec<String> {
+        p.warnings
+            .iter()
+            .map(|w| format!("{}: {}", w.line, w.message))
+            .collect()
+    }
+
+    #[test]
+    fn parse_diagnostic_takes_the_log_lines_around_the_header() {
+        let p = parse(
+            "# before the run\nKTAP version 1\n# after the header\n1..1\n# for test 1\nok 1 t\n",
+        );
+        assert_eq!(
+            render(&p),
+            "main SUCCESS 1/0/0/0/0 log=[\"# after the header\"]\n\
+             \x20 t SUCCESS 1/0/0/0/0 log=[\"# for test 1\"]\n"
+        );
+        // In a suite: before its header, after it, before its result line.
+        let p = parse(
+            "KTAP version 1\n1..1\n    # first\n    KTAP version 1\n    # Subtest: s\n    # in s\n\
+             \x20   1..1\n    # for a\n    ok 1 a\n    # after the subtests of s\nok 1 s\n",
+        );
+        assert_eq!(
+            render(&p),
+            "main SUCCESS 1/0/0/0/0\n\
+             \x20 s SUCCESS 1/0/0/0/0 log=[\"    # first\", \"    # in s\", \"    # after the subtests of s\"]\n\
+             \x20   a SUCCESS 1/0/0/0/0 log=[\"    # for a\"]\n"
+        );
+        assert!(p.warnings.is_empty(), "{:?}", warnings(&p));
+    }
+
+    #[test]
+    fn parse_ktap_header_checks_the_version_and_makes_a_parent() {
+        let p = parse(
+            "KTAP version 2\n1..2\n    TAP version 12\n    1..1\n    ok 1 a\nok 1 s\n\
+             \x20   TAP version 14\n    1..1\n    ok 1 b\nok 2 t\n",
+        );
+        assert_eq!(
+            render(&p),
+            "main SUCCESS 2/0/0/0/2\n\
+             \x20 s SUCCESS 1/0/0/0/1\n\
+             \x20   a SUCCESS 1/0/0/0/0\n\
+             \x20 t SUCCESS 1/0/0/0/0\n\
+             \x20   b SUCCESS 1/0/0/0/0\n"
+        );
+        assert_eq!(
+            warnings(&p),
+            [
+                "1: test 'main': KTAP version higher than expected!",
+                "3: test '': TAP version lower than expected!"
+            ]
+        );
+        assert!(p.runs[0].subtests.iter().all(|t| t.is_parent));
+    }
+
+    #[test]
+    fn parse_test_header_names_a_suite_even_without_a_version_line() {
+        let p = parse("KTAP version 1\n1..1\n    # Subtest: s\n    1..1\n    ok 1 a\nok 1 s\n");
+        assert_eq!(
+            render(&p),
+            "main SUCCESS 1/0/0/0/0\n  s SUCCESS 1/0/0/0/0\n    a SUCCESS 1/0/0/0/0\n"
+        );
+        assert!(p.runs[0].subtests[0].is_parent);
+    }
+
+    #[test]
+    fn parse_test_plan_promises_subtests() {
+        // Missing subtests become crashed placeholders; a suite with the
+        // plan 1..0 ran none.
+        let p = parse(
+            "KTAP version 1\n1..2\n    KTAP version 1\n    # Subtest: s\n    1..3\n    ok 1 a\nok 1 s\n\
+             \x20   KTAP version 1\n    # Subtest: empty\n    1..0\nok 2 empty\n",
+        );
+        assert_eq!(
+            render(&p),
+            "main TEST_CRASHED 1/0/2/0/3\n\
+             \x20 s TEST_CRASHED 1/0/2/0/2\n\
+             \x20   a SUCCESS 1/0/0/0/0\n\
+             \x20    TEST_CRASHED 0/0/0/0/0\n\
+             \x20    TEST_CRASHED 0/0/0/0/0\n\
+             \x20 empty NO_TESTS 0/0/0/0/1\n"
+        );
+        let s = &p.runs[0].subtests[0];
+        assert_eq!(s.details().expected_count, Some(3));
+        assert!(s.subtests[1].missing && s.subtests[2].missing);
+        assert_eq!((s.subtests[1].number, s.subtests[2].number), (2, 3));
+        assert_eq!(
+            warnings(&p),
+            [
+                "7: test 's': missing expected subtest! (test 2 of 3)",
+                "7: test 's': missing expected subtest! (test 3 of 3)",
+                "11: test 'empty': 0 tests run!"
+            ]
+        );
+        // Deviation 7: placeholders for an absurd plan are capped.
+        let p = parse_with(
+            "KTAP version 1\n1..1000000\nok 1 a\n",
+            Options {
+                max_missing: 2,
+                ..Options::default()
+            },
+        );
+        assert_eq!(p.runs[0].subtests.len(), 3);
+        assert_eq!(p.runs[0].counts.crashed, 2);
+        assert!(
+            warnings(&p).iter().any(|w| w.ends_with(
+                "plan promised 1000000 tests; only the first 2 missing ones are reported"
+            )),
+            "{:?}",
+            warnings(&p)
+        );
+    }
+
+    #[test]
+    fn without_a_plan_a_suite_ends_at_its_own_result_line() {
+        let p = parse("KTAP version 1\n1..1\n    # Subtest: s\n    ok 1 a\n    ok 2 b\nok 1 s\n");
+        assert_eq!(
+            render(&p),
+            "main SUCCESS 2/0/0/0/0\n\
+             \x20 s SUCCESS 2/0/0/0/0\n\
+             \x20   a SUCCESS 1/0/0/0/0\n\
+             \x20   b SUCCESS 1/0/0/0/0\n"
+        );
+        // Without a plan the run takes every test until the input ends.
+        let p = parse("TAP version 13\nok 1 a\n# between\nnot ok 2 b\n");
+        assert_eq!(
+            render(&p),
+            "main FAILURE 1/1/0/0/0\n  a SUCCESS 1/0/0/0/0\n  b FAILURE 0/1/0/0/0 log=[\"# between\"]\n"
+        );
+    }
+
+    #[test]
+    fn parse_test_result_reads_name_status_and_directive() {
+        let p = parse(
+            "KTAP version 1\n1..5\nok 1 a # SKIP why\nok 2 b # skip lower\nnot ok 3 c # TODO later\n\
+             not ok 5 d # TIMEOUT 45 seconds\nok 5 - e\n",
+        );
+        // Deviation 2: `# skip` and a failing `# TODO` are skips (kunit:
+        // b SUCCESS, c FAILURE); the rest is kunit's.
+        assert_eq!(
+            render(&p),
+            "main FAILURE 1/1/0/3/1\n\
+             \x20 a SKIPPED 0/0/0/1/0 skip=why\n\
+             \x20 b SKIPPED 0/0/0/1/0 skip=lower\n\
+             \x20 c SKIPPED 0/0/0/1/0 skip=TODO: later\n\
+             \x20 d FAILURE 0/1/0/0/1\n\
+             \x20 e SUCCESS 1/0/0/0/0\n"
+        );
+        let d = &p.runs[0].subtests[3];
+        assert_eq!(
+            (d.details().directive, d.details().diagnostic.as_str()),
+            (Some(Directive::Timeout), "45 seconds")
+        );
+        assert_eq!(d.result_line, 6);
+        assert_eq!(
+            warnings(&p),
+            ["6: test 'd': Expected test number 4 but found 5"]
+        );
+    }
+
+    #[test]
+    fn bubble_up_counts_leaves_and_crashes() {
+        // A crashed subtest makes its suite crashed; a suite's own `not ok`
+        // counts when no subtest failed (deviation 3 when they were all
+        // skipped: kunit leaves it uncounted).
+        let p = parse(
+            "KTAP version 1\n1..3\n    # Subtest: s\n    1..1\n    ok 1 a\nnot ok 1 s\n\
+             \x20   # Subtest: t\n    1..1\n    ok 1 b # SKIP\nnot ok 2 t\n\
+             \x20   # Subtest: u\n    1..2\n    ok 1 c\nok 3 u\n",
+        );
+        assert_eq!(
+            render(&p),
+            "main TEST_CRASHED 2/2/1/1/1\n\
+             \x20 s FAILURE 1/1/0/0/0\n\
+             \x20   a SUCCESS 1/0/0/0/0\n\
+             \x20 t FAILURE 0/1/0/1/0\n\
+             \x20   b SKIPPED 0/0/0/1/0\n\
+             \x20 u TEST_CRASHED 1/0/1/0/1\n\
+             \x20   c SUCCESS 1/0/0/0/0\n\
+             \x20    TEST_CRASHED 0/0/0/0/0\n"
+        );
+        let [s, t, u] = [0, 1, 2].map(|i| &p.runs[0].subtests[i]);
+        assert!(s.own_failure && t.own_failure && !u.own_failure);
+    }
+
+    /// Deviation 4: a test whose result line never came is crashed, and it
+    /// does not matter why it did not come: the input ended, a new run
+    /// began, or another line came in its place.  (kunit's parse errors
+    /// still say which: "No more test results!" at the end of the input.)
+    #[test]
+    fn a_missing_result_line_is_one_case_whatever_ended_the_test() {
+        let suite = "KTAP version 1\n1..1\n    # Subtest: s\n    1..1\n    ok 1 a\n";
+        let leaf = "KTAP version 1\n1..1\n1..1\n";
+        let new_run = "KTAP version 1\n1..1\nok 1 next\n";
+        let end_marker = "reboot: System halted\n";
+        for (start, tree, ends) in [
+            (
+                suite,
+                "main TEST_CRASHED 1/0/1/0/1\n  s TEST_CRASHED 1/0/1/0/1\n    a SUCCESS 1/0/0/0/0\n",
+                // Another test's result line, a plan.
+                [new_run, end_marker, "ok 1 another\n", "1..3\n"],
+            ),
+            (
+                // A test with a plan but no header takes any result line
+                // as its own.
+                leaf,
+                "main TEST_CRASHED 0/0/1/0/1\n   TEST_CRASHED 0/0/1/0/1\n",
+                [new_run, end_marker, "1..3\n", "    KTAP version 1\n"],
+            ),
+        ] {
+            let at_end = parse(start);
+            assert_eq!(render(&at_end), tree, "{start:?}");
+            for end in ends {
+                let cut = parse(&format!("{start}{end}"));
+                assert_eq!(
+                    shape(&cut.runs[0]),
+                    shape(&at_end.runs[0]),
+                    "{start:?} then {end:?}"
+                );
+            }
+        }
+        let s = &parse(suite).runs[0].subtests[0];
+        assert!(s.own_crash);
+        assert_eq!(s.result_line, 0);
+    }
+
+    #[test]
+    fn runs_follow_each_other() {
+        // Deviation 1: a new version line ends the run and starts another;
+        // after an end marker the next version line does; a stray test
+        // line after a complete run starts a run of its own, with the log
+        // lines before it.
+        let p = parse(
+            "KTAP version 1\n1..1\nok 1 a\n# after a\nnot ok 2 b\nKTAP version 1\n1..1\n\
+             reboot: System halted\nnoise\nKTAP version 1\n1..1\nok 1 c\n",
+        );
+        assert_eq!(
+            render(&p),
+            "main SUCCESS 1/0/0/0/0\n\
+             \x20 a SUCCESS 1/0/0/0/0\n\
+             main FAILURE 0/1/0/0/1\n\
+             \x20 b FAILURE 0/1/0/0/1 log=[\"# after a\"]\n\
+             main TEST_CRASHED 0/0/1/0/1\n\
+             \x20  TEST_CRASHED 0/0/0/0/0 log=[\"reboot: System halted\"]\n\
+             main SUCCESS 1/0/0/0/0\n\
+             \x20 c SUCCESS 1/0/0/0/0\n"
+        );
+        assert_eq!(
+            warnings(&p),
+            [
+                "5: test line after the end of the previous run; reporting it as a new run",
+                "5: test 'b': Expected test number 1 but found 2",
+                "8: test 'main': missing expected subtest! (test 1 of 1)"
+            ]
+        );
+    }
+
+    #[test]
+    fn times_come_from_printk_timestamps() {
+        let p = parse(
+            "[ 1.0] KTAP version 1\n[ 1.0] 1..2\n[ 1.5]     # Subtest: s\n[ 1.5]     1..1\n\
+             [ 1.75]     ok 1 a\n[ 2.0] ok 1 s\n[ 2.0] x\n[ 3.25] ok 2 t\n",
+        );
+        let times: Vec<Option<u64>> = [
+            &p.runs[0].subtests[0],
+            &p.runs[0].subtests[0].subtests[0],
+            &p.runs[0].subtests[1],
+        ]
+        .iter()
+        .map(|t| t.time_us)
+        .collect();
+        assert_eq!(times, [Some(500_000), Some(250_000), Some(1_250_000)]);
+    }
+
+    #[test]
+    fn streaming_hands_over_each_top_level_test_once() {
+        let input = "KTAP version 1\n1..2\n    # Subtest: s\n    1..1\n    ok 1 a\nok 1 s\nok 2 t\n\
+                     KTAP version 1\n1..1\nnot ok 1 u\n";
+        let whole = parse_with(input, Options::default());
+        let opts = Options {
+            stream: true,
+            ..Options::default()
+        };
+        let mut lexer = Lexer::new();
+        let mut tree = TreeBuilder::new(opts);
+        let mut handed: Vec<(usize, String)> = Vec::new();
+        for (i, line) in input.lines().enumerate() {
+            let lexed = lexer.lex(line, tree.is_idle());
+            tree.feed(&lexed, i as u64 + 1);
+            tree.hand_over(&mut |run, t| handed.push((run, t.name.clone())));
+        }
+        let shallow = tree.finish(&mut |run, t| handed.push((run, t.name.clone())));
+        assert_eq!(
+            handed,
+            [
+                (0, "s".to_owned()),
+                (0, "t".to_owned()),
+                (1, "u".to_owned())
+            ]
+        );
+        assert_eq!(shallow.runs.len(), whole.runs.len());
+        for (s, w) in shallow.runs.iter().zip(&whole.runs) {
+            assert!(s.subtests.is_empty());
+            assert_eq!((s.status, s.counts), (w.status, w.counts));
+        }
+    }
+}
