@@ -67,14 +67,19 @@ impl Log {
     /// [`Log::push`] for a line that is no attribute line (its first
     /// character after the indentation is not `#`).
     #[inline]
-    pub(crate) fn push_plain(&mut self, line: &str, cap: usize, lent: Option<&str>) {
+    fn push_plain(&mut self, line: &str, cap: usize, lent: Option<&str>) {
         match lent.and_then(|lent| range_in(lent, line)) {
-            Some((start, end)) => {
-                if self.admit(line.len(), cap) {
-                    self.ranges.push((start, end));
-                }
-            }
+            Some((start, end)) => self.push_range(start, end, cap),
             None => self.push_text(line, cap, lent),
+        }
+    }
+
+    /// Add the line at `start..end` of the lent text: a line that is no
+    /// attribute line.
+    #[inline]
+    pub(crate) fn push_range(&mut self, start: u32, end: u32, cap: usize) {
+        if self.admit((end - start) as usize, cap) {
+            self.ranges.push((start, end));
         }
     }
 
@@ -149,9 +154,7 @@ impl Log {
             }
         }
         for &(start, end) in &other.ranges {
-            if self.admit((end - start) as usize, cap) {
-                self.ranges.push((start, end));
-            }
+            self.push_range(start, end, cap);
         }
         self.dropped += other.dropped;
         self.attrs.append(&mut other.attrs);

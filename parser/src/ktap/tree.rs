@@ -371,19 +371,24 @@ impl TreeBuilder {
 
     /// [`TreeBuilder::feed`] for a plain log line (lexed as a
     /// [`Line::Diagnostic`] whose first character after the indentation is
-    /// not `#`, so no KTAP attribute either) while the innermost test waits
-    /// for its next subtest within its plan: the line goes to that
-    /// subtest's log.  `false` (nothing done) in every other state.
+    /// not `#`, so no KTAP attribute either), given as the byte range of
+    /// its text in the lent text (see [`TreeBuilder::lend`]), while the
+    /// innermost test waits for its next subtest within its plan: the line
+    /// goes to that subtest's log.  `false` (nothing done) in every other
+    /// state.
     #[inline]
     pub(crate) fn feed_plain_log(
         &mut self,
-        text: &str,
+        (start, end): (u32, u32),
         timestamp: Option<u64>,
         line_no: u64,
     ) -> bool {
         let cap = self.opts.max_log_bytes;
         match self.stack.last_mut() {
-            Some(f) if f.between_subtests() => f.pending.push_plain(text, cap, lent(&self.lent)),
+            Some(f) if f.between_subtests() => {
+                debug_assert!(self.lent.is_some(), "a range of no lent text");
+                f.pending.push_range(start, end, cap);
+            }
             _ => return false,
         }
         self.line_no = line_no;

@@ -160,7 +160,9 @@ impl Sink {
         let mut in_step = self.lexer.is_in(&ahead);
         let mut states = chunk.states.iter().peekable();
         for (i, line) in chunk.lines.iter().enumerate() {
-            let raw = &text[line.start as usize..line.end as usize];
+            // Most lines (plain log lines) are needed only in part: the
+            // line is sliced only when needed.
+            let raw = || &text[line.start as usize..line.end as usize];
             let changed = states.next_if(|(at, _)| *at == i).map(|(_, st)| st);
             if let Some(st) = changed {
                 ahead.clone_from(st);
@@ -170,21 +172,21 @@ impl Sink {
             // Between runs a line with a version marker may start the next
             // run with a new prefix, which the worker could not know: lex
             // it here.
-            if in_step && !(idle && raw.contains(VERSION_MARKER)) {
+            if in_step && !(idle && raw().contains(VERSION_MARKER)) {
                 if changed.is_some() {
                     self.lexer.set_state(&ahead);
                 }
                 match line.ahead {
                     LineAhead::Log(log) => {
                         let (start, end) = log.text;
-                        let plain = &raw[start as usize..end as usize];
-                        if !self.tree.feed_plain_log(plain, log.timestamp, self.line_no) {
-                            self.tree.feed(&log.lexed(raw), self.line_no);
+                        let range = (line.start + start, line.start + end);
+                        if !self.tree.feed_plain_log(range, log.timestamp, self.line_no) {
+                            self.tree.feed(&log.lexed(raw()), self.line_no);
                         }
                     }
                     LineAhead::Token(k) => {
                         let token = &chunk.tokens[k as usize];
-                        self.tree.feed(&token.lexed(raw), self.line_no);
+                        self.tree.feed(&token.lexed(raw()), self.line_no);
                     }
                 }
             } else {
@@ -192,7 +194,7 @@ impl Sink {
                 if !in_step {
                     tests::OUT_OF_STEP.with(|n| n.set(n.get() + 1));
                 }
-                let lexed = self.lexer.lex(raw, idle);
+                let lexed = self.lexer.lex(raw(), idle);
                 self.tree.feed(&lexed, self.line_no);
                 in_step = self.lexer.is_in(&ahead);
             }
