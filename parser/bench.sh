@@ -225,7 +225,8 @@ for log in "$BENCH_LOG" "$DENSE_LOG"; do
 	/usr/bin/time -f '%e %U %S %M' -o "$TMP/kunit.time" \
 		python3 "$KUNIT" parse --json="$TMP/kunit.json" "$log" >/dev/null 2>&1 || true
 	"$THIS" -q --json -o "$TMP/ours.json" "$log" || true
-	read -r wall user sys rss <"$TMP/kunit.time"
+	# (/usr/bin/time puts "Command exited with non-zero status" first.)
+	read -r wall user sys rss < <(tail -n 1 "$TMP/kunit.time")
 	same="JSON differs from ktap2junit --json"
 	cmp -s "$TMP/kunit.json" "$TMP/ours.json" && same="JSON identical to ktap2junit --json"
 	awk -v l="$(basename "$log")" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v m="$same" \
