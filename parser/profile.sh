@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Where the time goes: counts the instructions ktap2junit executes on the
-# first PROFILE_MB MB of a log with callgrind (valgrind), for JUnit and for
-# --json, and prints them per result line of the log (per test case) and
-# per layer: the reader (src/reader, line scan, UTF-8 checks), the core
-# (src/ktap), the writers (src/writers, formatting), the allocator and
-# memcpy.  Instruction counts do not depend on the machine's load, so they
-# compare across runs where times cannot.
+# first PROFILE_MB MB of a log (cut after its last top-level result line
+# there, so that no test is cut off) with callgrind (valgrind), for JUnit
+# and for --json, and prints them per result line of the log (per test
+# case) and per layer: the reader (src/reader, line scan, UTF-8 checks),
+# the core (src/ktap), the writers (src/writers, formatting), the
+# allocator and memcpy.  Instruction counts do not depend on the machine's
+# load, so they compare across runs where times cannot.
 #
 # Usage: profile.sh [LOG]
 #   LOG  default: the test-dense log bench.sh generates
@@ -45,9 +46,13 @@ BIN="$TARGET/release/ktap2junit"
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-head -c $((PROFILE_MB * 1000 * 1000)) "$LOG" >"$TMP/slice.log"
+LC_ALL=C awk -v limit=$((PROFILE_MB * 1000 * 1000)) '
+{ bytes += length($0) + 1; if (bytes > limit) exit; line[NR] = $0 }
+/^(\[[^]]*\] )?(not )?ok [0-9]/ { last = NR }
+END { if (!last) last = NR; for (i = 1; i <= last; i++) print line[i] }' "$LOG" >"$TMP/slice.log"
 TESTS=$(grep -c -E '^(\[[^]]*\])? *(not )?ok [0-9]' "$TMP/slice.log" || true)
-echo "$(basename "$LOG"), first $PROFILE_MB MB: $(wc -l <"$TMP/slice.log") lines, $TESTS result lines"
+LINES=$(wc -l <"$TMP/slice.log")
+echo "$(basename "$LOG"), first $PROFILE_MB MB: $LINES lines, $TESTS result lines"
 
 for mode in JUnit --json; do
 	args=(-q -o /dev/null)
@@ -56,7 +61,7 @@ for mode in JUnit --json; do
 		--callgrind-out-file="$TMP/cg.$mode" "$BIN" "${args[@]}" "$TMP/slice.log" 2>/dev/null || true
 	echo
 	echo "$mode: instructions per result line"
-	python3 - "$TESTS" "$TMP"/cg."$mode"* <<'PY'
+	python3 - "$TESTS" "$LINES" "$TMP"/cg."$mode"* <<'PY'
 import collections, re, subprocess, sys
 
 def layer(fn):
@@ -72,10 +77,10 @@ def layer(fn):
         return "memcpy"
     return "other"
 
-tests = max(int(sys.argv[1]), 1)
+tests, lines = max(int(sys.argv[1]), 1), max(int(sys.argv[2]), 1)
 total = collections.Counter()
 funcs = collections.defaultdict(collections.Counter)
-for f in sys.argv[2:]:
+for f in sys.argv[3:]:
     out = subprocess.run(["callgrind_annotate", "--threshold=100", f],
                          capture_output=True, text=True).stdout
     for line in out.splitlines():
@@ -86,7 +91,8 @@ for f in sys.argv[2:]:
         fn = fn.split(":", 1)[-1]
         total[layer(fn)] += n
         funcs[layer(fn)][fn] += n
-print(f"  all        {sum(total.values()) / tests:6.0f}")
+print(f"  all        {sum(total.values()) / tests:6.0f}"
+      f"  ({sum(total.values()) / lines:.0f} per line of the log)")
 for name, n in total.most_common():
     print(f"  {name:10} {n / tests:6.0f}")
     for fn, k in funcs[name].most_common(4):
