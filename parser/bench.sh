@@ -13,8 +13,10 @@
 #
 # The two binaries run alternately (base, this, then this, base, ...),
 # BENCH_RUNS times each per log and output format (JUnit and --json); the
-# medians of wall time and of CPU time (user + system) are printed, with
-# the ratio this/base.  kunit.py runs once per log (it takes 10-30 s, which
+# medians of wall time and of CPU time (user + system) are printed, and
+# the ratio this/base as the median of the ratios of the runs made side by
+# side (on a shared host the load drifts within a batch; two runs in a
+# row see about the same).  kunit.py runs once per log (it takes 10-30 s, which
 # averages out the noise), and its JSON is compared with ours.
 #
 # Environment:
@@ -195,7 +197,8 @@ for i in range(runs):
                 samples.setdefault((log, mode, name), []).append(once(argv))
 
 med = lambda xs: statistics.median(xs)
-print(f"\nmedians of {runs} alternating runs each (wall s, CPU s, peak RSS MB):")
+print(f"\nmedians of {runs} alternating runs each (wall s, CPU s, peak RSS MB)"
+      + ("; this/base: median of the side-by-side ratios" if base else "") + ":")
 print(f"{'log':<14}{'format':<8}" + "".join(f"{n + ' wall':>11}{n + ' CPU':>10}{n + ' RSS':>10}" for n, _ in bins)
       + (f"{'this/base wall':>16}{'CPU':>6}" if base else ""))
 for log in logs:
@@ -207,7 +210,10 @@ for log in logs:
             m[name] = (med([x[0] for x in s]), med([x[1] for x in s]), max(x[2] for x in s))
             row += f"{m[name][0]:>11.3f}{m[name][1]:>10.3f}{m[name][2]:>10.1f}"
         if base:
-            row += f"{m['this'][0] / m['base'][0]:>16.3f}{m['this'][1] / m['base'][1]:>6.3f}"
+            pairs = list(zip(samples[(log, mode, "this")], samples[(log, mode, "base")]))
+            wall = med([t[0] / b[0] for t, b in pairs])
+            cpu = med([t[1] / b[1] for t, b in pairs])
+            row += f"{wall:>16.3f}{cpu:>6.3f}"
         print(row)
 PY
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
