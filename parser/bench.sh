@@ -1,29 +1,35 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Benchmark (not a test): generate a ~100 MB KUnit serial-console log and
-# time `ktap2junit` against `kunit.py parse --json` on it, printing MB/s,
-# peak RSS and the speed ratio.
+# Benchmark (not a test): times this tree's ktap2junit against a baseline
+# revision's, and against `kunit.py parse --json`, on two generated logs:
 #
-# The generated log looks like a boot log of a kernel running many KUnit
-# suites: printk timestamps, suites of 40 cases (some parameterised, ~3%
-# failing with KUnit expectation diagnostics, ~4% skipped) and driver noise
-# between the results.
+#   bench  ~100 MB serial-console boot log of a kernel running many KUnit
+#          suites: printk timestamps, 3862 suites of 40 cases (every tenth
+#          parameterised, ~3 % failing with KUnit expectation diagnostics,
+#          ~4 % skipped), 2-10 driver log lines before each result;
+#   dense  test-dense log: 84 suites x 10,000 cases with printk timestamps,
+#          one line per case (~1 % failing, ~2 % skipped), ~100 MB.
+#
+# The two binaries run alternately (base, this, then this, base, ...),
+# BENCH_RUNS times each per log and output format (JUnit and --json); the
+# medians of wall time and of CPU time (user + system) are printed, and
+# the ratio this/base as the median of the ratios of the runs made side by
+# side (on a shared host the load drifts within a batch; two runs in a
+# row see about the same).  kunit.py runs once per log (it takes 10-30 s, which
+# averages out the noise), and its JSON is compared with ours.
 #
 # Environment:
-#   KDIR / TEST_KMOD_CACHE   kernel tree with tools/testing/kunit/kunit.py
-#   BENCH_MB                 size of the generated log (default 100)
-#   KUNIT_TIMEOUT            seconds allowed for kunit.py on the full log
-#                            (default 900); if exceeded, kunit.py is timed on
-#                            a 10 MB slice instead and the ratio is computed
-#                            on that slice
-#   CARGO_TARGET_DIR         cargo target dir (default parser/target)
-#   BENCH_LOG                keep the generated log at this path (reused by
-#                            later runs if it exists)
-#   BENCH_RUNS               ktap2junit runs per mode (default 10: on a
-#                            shared host single runs vary by +-30 %); the
-#                            fastest and the median are printed; kunit.py
-#                            runs once, its 10 s average out such noise
+#   BENCH_BASE       baseline revision (default main; "none": no baseline),
+#                    built by build-base.sh
+#   BENCH_RUNS       runs per binary, log and format (default 10)
+#   BENCH_KUNIT      0: do not run kunit.py (default 1)
+#   BENCH_DIR        where the generated logs are kept and reused (default
+#                    $TEST_KMOD_CACHE/ktap2junit-bench)
+#   KDIR             kernel tree with tools/testing/kunit/kunit.py (default
+#                    $TEST_KMOD_CACHE/linux-source-7.3)
+#   TEST_KMOD_CACHE  cache root (default ~/.cache/test-kmod-rust)
+#   CARGO_TARGET_DIR cargo target dir (default parser/target)
 
 set -euo pipefail
 
@@ -31,37 +37,37 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${TEST_KMOD_CACHE:-$HOME/.cache/test-kmod-rust}
 KDIR=${KDIR:-$CACHE/linux-source-7.3}
 KUNIT="$KDIR/tools/testing/kunit/kunit.py"
-BENCH_MB=${BENCH_MB:-100}
+BENCH_BASE=${BENCH_BASE:-main}
 BENCH_RUNS=${BENCH_RUNS:-10}
-KUNIT_TIMEOUT=${KUNIT_TIMEOUT:-900}
+BENCH_KUNIT=${BENCH_KUNIT:-1}
+BENCH_DIR=${BENCH_DIR:-$CACHE/ktap2junit-bench}
 TARGET=${CARGO_TARGET_DIR:-$HERE/target}
-BIN="$TARGET/release/ktap2junit"
 
-for tool in /usr/bin/time python3; do
-	command -v "$tool" >/dev/null 2>&1 && continue
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		apt-get install -y -qq "${tool##*/}" >/dev/null
-	else
-		echo "bench.sh: $tool missing (apt-get install ${tool##*/})" >&2
-		exit 2
-	fi
-done
+if ! command -v python3 >/dev/null 2>&1; then
+	echo "bench.sh: python3 missing (apt-get install python3)" >&2
+	exit 2
+fi
 
 (cd "$HERE" && cargo build --release --quiet)
+THIS="$TARGET/release/ktap2junit"
+BASE_BIN=""
+if [ "$BENCH_BASE" != none ]; then
+	BASE_BIN=$("$HERE/build-base.sh" "$BENCH_BASE")
+fi
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-LOG=${BENCH_LOG:-$TMP/kunit.log}
-if [ -s "$LOG" ]; then
-	echo "reusing $LOG"
-	SUITES=$(grep -c -E '^\[[^]]*\] {5}# Subtest: ' "$LOG")
-else
-echo "generating a ${BENCH_MB} MB KUnit log in $TMP ..."
-awk -v target=$((BENCH_MB * 1000 * 1000)) -v BODY="$TMP/body" '
+mkdir -p "$BENCH_DIR"
+
+# The boot log.  The generator is part of the log's name: a changed
+# generator makes a new log.
+BENCH_LOG="$BENCH_DIR/bench-v1.log"
+if [ ! -s "$BENCH_LOG" ]; then
+	echo "generating $BENCH_LOG ..."
+	awk -v target=100000000 -v BODY="$TMP/body" '
 function ts() { t += 0.000137 + (n % 7) * 0.00001; n++; return sprintf("[%5d.%06d] ", int(t), (t - int(t)) * 1000000) }
 function out(s) { body = body s "\n"; if (length(body) > 65536) { printf "%s", body > BODY; bytes += length(body); body = "" } }
 BEGIN {
-
 	t = 1.0; n = 0; suites = 0; bytes = 0; body = ""
 	split("probing device;registered driver;firmware loaded from /lib/firmware/kmod/test.bin;irq 42 enabled;dma mask set to 64 bits;clock rate 19200000 Hz", noise, ";")
 	while (bytes < target) {
@@ -100,92 +106,135 @@ BEGIN {
 	printf "%s", body > BODY
 	print suites
 }' /dev/null >"$TMP/suites"
-SUITES=$(cat "$TMP/suites")
-{
-	printf '[    0.000000] Linux version 7.3.0 (bench@ci) #1 SMP PREEMPT_DYNAMIC\n'
-	printf '[    1.000000] KTAP version 1\n[    1.000000] 1..%d\n' "$SUITES"
-	cat "$TMP/body"
-	printf '[99999.000000] reboot: System halted\n'
-} >"$LOG"
-rm -f "$TMP/body"
+	{
+		printf '[    0.000000] Linux version 7.3.0 (bench@ci) #1 SMP PREEMPT_DYNAMIC\n'
+		printf '[    1.000000] KTAP version 1\n[    1.000000] 1..%d\n' "$(cat "$TMP/suites")"
+		cat "$TMP/body"
+		printf '[99999.000000] reboot: System halted\n'
+	} >"$TMP/bench.log"
+	mv "$TMP/bench.log" "$BENCH_LOG"
 fi
-SIZE=$(stat -c %s "$LOG")
-MB=$(awk -v b="$SIZE" 'BEGIN { printf "%.1f", b / 1e6 }')
-echo "log: $MB MB, $(wc -l <"$LOG") lines, $SUITES suites"
 
-# measure NAME CMD...: run CMD once (stdout discarded); sets SECS (wall
-# clock, millisecond resolution: /usr/bin/time has only 10 ms) and RSS_MB
-# (peak resident set size, from /usr/bin/time)
-measure() {
-	local name=$1 status
-	shift
-	read -r SECS status < <(python3 -c '
-import subprocess, sys, time
-t = time.perf_counter()
-r = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=open(sys.argv[1], "w"))
-print(f"{time.perf_counter() - t:.3f} {r.returncode}")
-' "$TMP/err.$name" /usr/bin/time -f %M -o "$TMP/rss.$name" "$@")
-	RSS_MB=$(awk '{ v = $1 } END { printf "%.1f", v / 1024 }' "$TMP/rss.$name")
-	echo "  $name: ${SECS}s, peak RSS ${RSS_MB} MB, exit $status"
-}
-# best NAME CMD...: measure CMD BENCH_RUNS times; SECS and RSS_MB are those
-# of the fastest run, MED_SECS the median time
-best() {
-	local name=$1 i b_secs="" b_rss="" all=""
-	shift
-	for i in $(seq "$BENCH_RUNS"); do
-		measure "$name" "$@"
-		all="$all $SECS"
-		if [ -z "$b_secs" ] || awk -v a="$SECS" -v b="$b_secs" 'BEGIN { exit !(a < b) }'; then
-			b_secs=$SECS b_rss=$RSS_MB
-		fi
-	done
-	MED_SECS=$(printf '%s\n' $all | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-	SECS=$b_secs RSS_MB=$b_rss
-	echo "  $name: fastest of $BENCH_RUNS: ${SECS}s, median ${MED_SECS}s, peak RSS ${RSS_MB} MB"
-}
-rate() { awk -v mb="$1" -v s="$2" 'BEGIN { if (s <= 0) s = 0.001; printf "%.0f", mb / s }'; }
+# The test-dense log: 84 suites of 10,000 test cases.
+DENSE_LOG="$BENCH_DIR/dense-v1.log"
+if [ ! -s "$DENSE_LOG" ]; then
+	echo "generating $DENSE_LOG ..."
+	awk '
+function ts() { t += 0.000011 + (n % 5) * 0.000003; n++; return sprintf("[%5d.%06d] ", int(t), (t - int(t)) * 1000000) }
+BEGIN {
+	t = 1.0; n = 0; suites = 84; cases = 10000
+	print "[    0.000000] Linux version 7.3.0 (bench@ci) #1 SMP PREEMPT_DYNAMIC"
+	print "[    1.000000] KTAP version 1"
+	print "[    1.000000] 1..84"
+	for (s = 1; s <= suites; s++) {
+		suite = sprintf("kmod_dense_%02d", s)
+		print ts() "    KTAP version 1"
+		print ts() "    # Subtest: " suite
+		print ts() "    1..10000"
+		for (c = 1; c <= cases; c++) {
+			name = sprintf("kmod_test_%05d_request_module_kmod_test_%05d_load_unload_cycle_%03d_threads_on_%02d_cpus", c, (c * 7919) % 100000, c % 128, 1 + c % 64)
+			k = (s * cases + c) % 100
+			if (k == 0) {
+				print ts() "    # " name ": EXPECTATION FAILED at rust/kernel/kmod_test.rs:210"
+				print ts() "    Expected ret == 0, but"
+				print ts() "        ret == -110 (0xffffffffffffff92)"
+				print ts() "    not ok " c " " name
+			} else if (k < 3) {
+				print ts() "    ok " c " " name " # SKIP requires CONFIG_KMOD_TEST_HW"
+			} else {
+				print ts() "    ok " c " " name
+			}
+		}
+		print ts() "not ok " s " " suite
+	}
+	print "[99999.000000] reboot: System halted"
+}' /dev/null >"$TMP/dense.log"
+	mv "$TMP/dense.log" "$DENSE_LOG"
+fi
 
-echo "load before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "ktap2junit (JUnit) on the full log:"
-best ktap2junit "$BIN" -q -o "$TMP/out.xml" "$LOG"
-K_SECS=$SECS K_RSS=$RSS_MB K_MED=$MED_SECS
-echo "ktap2junit --json on the full log:"
-best ktap2junit_json "$BIN" -q --json -o "$TMP/out.json" "$LOG"
-KJ_SECS=$SECS KJ_RSS=$RSS_MB KJ_MED=$MED_SECS
+for log in "$BENCH_LOG" "$DENSE_LOG"; do
+	echo "$(basename "$log"): $(awk -v b="$(stat -c %s "$log")" 'BEGIN { printf "%.1f", b / 1e6 }') MB, $(wc -l <"$log") lines, $(grep -c -E '^\[[^]]*\] *(not )?ok [0-9]' "$log") result lines"
+done
+echo "this: $THIS"
+[ -z "$BASE_BIN" ] || echo "base: $BASE_BIN ($BENCH_BASE)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-if [ ! -f "$KUNIT" ] || ! command -v python3 >/dev/null 2>&1; then
-	echo "kunit.py not found at $KUNIT (or no python3): ktap2junit only"
-	echo "RESULT ktap2junit: $(rate "$MB" "$K_SECS") MB/s, peak RSS $K_RSS MB"
+# Alternate the binaries, BENCH_RUNS runs each, and print the medians.
+python3 - "$BENCH_RUNS" "$TMP" "$THIS" "$BASE_BIN" "$BENCH_LOG" "$DENSE_LOG" <<'PY'
+import os, statistics, sys, time
+
+runs, tmp, this, base = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+logs = sys.argv[5:]
+bins = [("base", base), ("this", this)] if base else [("this", this)]
+modes = [("JUnit", [], "out.xml"), ("--json", ["--json"], "out.json")]
+
+def once(argv):
+    """Wall and CPU seconds and peak RSS (MB) of one run."""
+    rss = os.path.join(tmp, "rss")
+    # /usr/bin/time reports the peak RSS of its child alone (a child of
+    # this script would inherit the script's).
+    argv = ["/usr/bin/time", "-f", "%M", "-o", rss, *argv]
+    start = time.perf_counter()
+    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
+        (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)])
+    _, status, ru = os.wait4(pid, 0)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        sys.exit(f"bench.sh: {' '.join(argv[5:])} exited {code}")
+    with open(rss) as f:
+        peak = int(f.read().split()[-1]) / 1024
+    return wall, ru.ru_utime + ru.ru_stime, peak
+
+samples = {}
+for i in range(runs):
+    for log in logs:
+        for mode, args, out in modes:
+            order = bins if i % 2 == 0 else bins[::-1]
+            for name, path in order:
+                argv = [path, "-q", *args, "-o", os.path.join(tmp, out), log]
+                samples.setdefault((log, mode, name), []).append(once(argv))
+
+med = lambda xs: statistics.median(xs)
+print(f"\nmedians of {runs} alternating runs each (wall s, CPU s, peak RSS MB)"
+      + ("; this/base: median of the side-by-side ratios" if base else "") + ":")
+print(f"{'log':<14}{'format':<8}" + "".join(f"{n + ' wall':>11}{n + ' CPU':>10}{n + ' RSS':>10}" for n, _ in bins)
+      + (f"{'this/base wall':>16}{'CPU':>6}" if base else ""))
+for log in logs:
+    for mode, _, _ in modes:
+        row = f"{os.path.basename(log):<14}{mode:<8}"
+        m = {}
+        for name, _ in bins:
+            s = samples[(log, mode, name)]
+            m[name] = (med([x[0] for x in s]), med([x[1] for x in s]), max(x[2] for x in s))
+            row += f"{m[name][0]:>11.3f}{m[name][1]:>10.3f}{m[name][2]:>10.1f}"
+        if base:
+            pairs = list(zip(samples[(log, mode, "this")], samples[(log, mode, "base")]))
+            wall = med([t[0] / b[0] for t, b in pairs])
+            cpu = med([t[1] / b[1] for t, b in pairs])
+            row += f"{wall:>16.3f}{cpu:>6.3f}"
+        print(row)
+PY
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+if [ "$BENCH_KUNIT" = 0 ]; then
 	exit 0
 fi
-
-echo "kunit.py parse --json on the full log (timeout ${KUNIT_TIMEOUT}s):"
-measure kunit timeout "$KUNIT_TIMEOUT" python3 "$KUNIT" parse --json="$TMP/kunit.json" "$LOG"
-if [ -s "$TMP/kunit.json" ]; then
-	P_SECS=$SECS P_RSS=$RSS_MB P_MB=$MB
-	cmp -s "$TMP/kunit.json" "$TMP/out.json" && echo "  JSON output identical to ktap2junit --json" ||
-		echo "  NOTE: JSON differs from ktap2junit --json"
-	KS_SECS=$KJ_SECS KS_MED=$KJ_MED SLICE="full log"
-else
-	echo "  kunit.py did not finish in ${KUNIT_TIMEOUT}s: timing both on a 10 MB slice"
-	head -c 10000000 "$LOG" >"$TMP/slice.log"
-	P_MB=$(awk -v b="$(stat -c %s "$TMP/slice.log")" 'BEGIN { printf "%.1f", b / 1e6 }')
-	measure kunit_slice python3 "$KUNIT" parse --json="$TMP/kunit.json" "$TMP/slice.log"
-	P_SECS=$SECS P_RSS=$RSS_MB
-	best ktap2junit_slice "$BIN" -q --json -o "$TMP/out.json" "$TMP/slice.log"
-	KS_SECS=$SECS KS_MED=$MED_SECS SLICE="10 MB slice"
+if [ ! -f "$KUNIT" ]; then
+	echo "SKIP: kunit.py: not found at $KUNIT"
+	exit 0
 fi
-
 echo
-echo "RESULT ($(date +%F), $(nproc) cores, log $MB MB, load average $(cut -d' ' -f1-3 /proc/loadavg)):"
-echo "  ktap2junit JUnit : $(rate "$MB" "$K_SECS") MB/s (fastest ${K_SECS}s, median ${K_MED}s), peak RSS $K_RSS MB"
-echo "  ktap2junit --json: $(rate "$MB" "$KJ_SECS") MB/s (fastest ${KJ_SECS}s, median ${KJ_MED}s), peak RSS $KJ_RSS MB"
-echo "  kunit.py --json  : $(rate "$P_MB" "$P_SECS") MB/s (${P_SECS}s on the $SLICE), peak RSS $P_RSS MB"
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) b = 0.001; printf "%.0fx", a / b }'; }
-if [ "$SLICE" = "full log" ]; then
-	echo "  speed ratio, kunit.py time / ktap2junit --json time: $(ratio "$P_SECS" "$KS_SECS") (fastest), $(ratio "$P_SECS" "$KS_MED") (median)"
-	echo "  speed ratio, kunit.py time / ktap2junit JUnit time:  $(ratio "$P_SECS" "$K_SECS") (fastest), $(ratio "$P_SECS" "$K_MED") (median)"
-else
-	echo "  speed ratio on the 10 MB slice: $(ratio "$P_SECS" "$KS_SECS") (fastest), $(ratio "$P_SECS" "$KS_MED") (median) (ktap2junit's time on a 10 MB slice is dominated by start-up; MB/s above are the honest comparison)"
-fi
+echo "kunit.py parse --json, once per log (wall s, CPU s, peak RSS MB):"
+for log in "$BENCH_LOG" "$DENSE_LOG"; do
+	/usr/bin/time -f '%e %U %S %M' -o "$TMP/kunit.time" \
+		python3 "$KUNIT" parse --json="$TMP/kunit.json" "$log" >/dev/null 2>&1 || true
+	"$THIS" -q --json -o "$TMP/ours.json" "$log" || true
+	# (/usr/bin/time puts "Command exited with non-zero status" first.)
+	read -r wall user sys rss < <(tail -n 1 "$TMP/kunit.time")
+	same="JSON differs from ktap2junit --json"
+	cmp -s "$TMP/kunit.json" "$TMP/ours.json" && same="JSON identical to ktap2junit --json"
+	awk -v l="$(basename "$log")" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v m="$same" \
+		'BEGIN { printf "%-14s%8.2f %8.2f %8.1f   %s\n", l, w, u + s, r / 1024, m }'
+done

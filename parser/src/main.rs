@@ -3,14 +3,15 @@
 
 use std::cell::Cell;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use junit_report::OffsetDateTime;
-use ktap2junit::junit::{JunitOptions, JunitStream};
-use ktap2junit::{Report, json, parse_reader_with, parse_threaded_with, summary, tree, xml};
+use ktap2junit::ktap::{self, Report};
+use ktap2junit::parse_threaded_with;
+use ktap2junit::writers::junit::{JunitOptions, JunitStream, OffsetDateTime};
+use ktap2junit::writers::{json, summary, xml};
 
 /// Parse KTAP / TAP test output (KUnit, kselftest; raw, boot log or dmesg)
 /// and write JUnit XML (or the JSON of `kunit.py parse --json`).
@@ -52,9 +53,6 @@ struct Cli {
     all_logs: bool,
 }
 
-/// Size of the input buffer when no reader thread can be started.
-const IN_BUFFER: usize = 1 << 20;
-
 /// Size of the output buffer (the writers hand over larger pieces, which
 /// then go straight to the file).
 const OUT_BUFFER: usize = 1 << 16;
@@ -79,12 +77,19 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<ExitCode, String> {
     let timestamp = OffsetDateTime::from_unix_timestamp(cli.timestamp)
         .map_err(|e| format!("--timestamp {}: {e}", cli.timestamp))?;
+    if !(0..=9999).contains(&timestamp.year()) {
+        return Err(format!(
+            "--timestamp {}: year {} does not fit RFC 3339",
+            cli.timestamp,
+            timestamp.year()
+        ));
+    }
     // Both writers take each top-level test as soon as it is complete, and
     // the parser then reuses its memory.
-    let opts = tree::Options {
+    let opts = ktap::Options {
         keep_all_logs: cli.all_logs,
         stream: true,
-        ..tree::Options::default()
+        ..ktap::Options::default()
     };
     let stdin_name = PathBuf::from("-");
     let files: Vec<&PathBuf> = if cli.files.is_empty() {
@@ -122,7 +127,7 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
     // Runs of the inputs before this one (JUnit names the suites of later
     // runs after their run).
     let runs_before = Cell::new(0);
-    let mut on_test = |run: usize, t: &tree::Test| {
+    let mut on_test = |run: usize, t: &ktap::Test| {
         failures.add(t);
         match &mut writer {
             Writer::Json(json) => {
@@ -145,29 +150,10 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             path.display().to_string()
         };
         let (parsed, err) = if path.as_os_str() == "-" {
-            match parse_threaded_with(io::stdin(), &opts, &mut on_test) {
-                Ok(r) => r,
-                Err(_) => parse_reader_with(
-                    BufReader::with_capacity(IN_BUFFER, io::stdin()),
-                    &opts,
-                    &mut on_test,
-                ),
-            }
+            parse_threaded_with(io::stdin(), &opts, &mut on_test)
         } else {
             match File::open(path) {
-                // Worker threads read a duplicate of the file descriptor; if
-                // none can be started, read in this thread.
-                Ok(f) => match f
-                    .try_clone()
-                    .and_then(|d| parse_threaded_with(d, &opts, &mut on_test))
-                {
-                    Ok(r) => r,
-                    Err(_) => parse_reader_with(
-                        BufReader::with_capacity(IN_BUFFER, f),
-                        &opts,
-                        &mut on_test,
-                    ),
-                },
+                Ok(f) => parse_threaded_with(f, &opts, &mut on_test),
                 Err(e) => {
                     eprintln!("ktap2junit: {name}: cannot open: {e}");
                     unreadable = true;
@@ -210,13 +196,9 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
     if !cli.quiet {
         let _ = summary::write_summary(&mut io::stderr().lock(), &report, &failures);
     }
-    let code = if unreadable {
+    Ok(if unreadable {
         ExitCode::from(2)
     } else {
         ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(1))
-    };
-    // The process is about to exit: freeing a tree of ~10^5 tests one node
-    // at a time would only cost time.
-    std::mem::forget(report);
-    Ok(code)
+    })
 }

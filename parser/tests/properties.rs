@@ -5,17 +5,21 @@
 //! * every line the lexer recognised as an `ok`/`not ok` result line is
 //!   reported: the set of result line numbers in the input equals the set
 //!   of `result_line`s of the tests in the tree;
-//! * the JUnit written from templates is byte for byte junit-report's own
+//! * the JUnit writer's bytes are junit-report's own for the same fields
 //!   (`write_junit_reference`), also when written from the streamed tests;
 //! * the threaded parser gives the same result, and when streaming hands
 //!   over exactly the top-level tests of each run;
 //! * for well-formed generated KTAP (any nesting, optional plans, noise,
-//!   kernel prefixes, CRLF, truncation), the leaf tests come out with the
-//!   generated names and statuses, and the counts add up.
+//!   kernel prefixes, CRLF, truncation, kselftest's nested TAP wrapped in
+//!   `# ` after a complete plan), every generated result line is reported
+//!   once and no other line is, the leaf tests come out with the generated
+//!   names and statuses, and the counts add up.
 
-use ktap2junit::junit::{JunitOptions, JunitStream, totals, write_junit, write_junit_reference};
-use ktap2junit::lexer::{Lexer, Line};
-use ktap2junit::tree::{Options, Parsed, Status, Test, TreeBuilder};
+mod common;
+
+use common::write_junit_reference;
+use ktap2junit::ktap::{Lexer, Line, Options, Parsed, Status, Test, TreeBuilder};
+use ktap2junit::writers::junit::{JunitOptions, JunitStream, totals, write_junit};
 use proptest::prelude::*;
 
 /// Parse like `parse_reader`, also returning the line numbers the lexer
@@ -36,7 +40,7 @@ fn parse_tracking(input: &[u8]) -> (Parsed, Vec<u64>) {
         }
         builder.feed(&lexed, line_no);
     }
-    (builder.finish(), results)
+    (builder.finish(&mut |_, _| {}), results)
 }
 
 fn reported_result_lines(t: &Test, out: &mut Vec<u64>) {
@@ -78,8 +82,7 @@ fn check_outputs(parsed: &Parsed) -> Result<(), TestCaseError> {
     }
     prop_assert_eq!(testcases, totals(&parsed.runs, &opts).tests);
     // The templates give junit-report's own bytes.
-    let mut reference = Vec::new();
-    write_junit_reference(&mut reference, &parsed.runs, &opts)
+    let reference = write_junit_reference(&parsed.runs, &opts)
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert!(
         xml.as_bytes() == reference.as_slice(),
@@ -88,7 +91,7 @@ fn check_outputs(parsed: &Parsed) -> Result<(), TestCaseError> {
         String::from_utf8_lossy(&reference)
     );
     let mut json = Vec::new();
-    ktap2junit::json::write_json(&mut json, &parsed.runs)
+    ktap2junit::writers::json::write_json(&mut json, &parsed.runs)
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert!(serde_json::from_slice::<serde_json::Value>(&json).is_ok());
     Ok(())
@@ -116,8 +119,7 @@ fn check_result_lines(input: &[u8]) -> Result<Parsed, TestCaseError> {
 
 fn check_threaded(input: &[u8], want: &Parsed) -> Result<(), TestCaseError> {
     let cursor = || std::io::Cursor::new(input.to_vec());
-    let (threaded, err) =
-        ktap2junit::parse_threaded(cursor(), &Options::default()).expect("thread");
+    let (threaded, err) = ktap2junit::parse_threaded(cursor(), &Options::default());
     prop_assert!(err.is_none());
     prop_assert_eq!(&threaded.runs, &want.runs);
     prop_assert_eq!(&threaded.warnings, &want.warnings);
@@ -135,8 +137,7 @@ fn check_threaded(input: &[u8], want: &Parsed) -> Result<(), TestCaseError> {
                 Some(tests) => tests.push(t.clone()),
                 None => beyond = true,
             },
-        )
-        .expect("thread");
+        );
     prop_assert!(err.is_none());
     prop_assert!(!beyond, "a test handed over for a run that does not exist");
     prop_assert_eq!(&shallow.warnings, &want.warnings);
@@ -222,9 +223,41 @@ struct Render<'a> {
     out: Vec<String>,
     noise: &'a [usize],
     k: usize,
+    /// Line numbers (from 1) of the result lines written.
+    results: Vec<u64>,
 }
 
-impl Render<'_> {
+impl<'a> Render<'a> {
+    /// The start of a run with `tests` top-level tests.
+    fn new(tests: usize, noise: &'a [usize]) -> Self {
+        Render {
+            out: vec!["KTAP version 1".to_owned(), format!("1..{tests}")],
+            noise,
+            k: 0,
+            results: Vec::new(),
+        }
+    }
+
+    fn result(&mut self, line: String) {
+        self.out.push(line);
+        self.results.push(self.out.len() as u64);
+    }
+
+    /// After the run's plan is complete: kselftest's nested TAP of one
+    /// more test, wrapped in `# `, with `nested` results, and that test's
+    /// result line (numbered `number`).
+    fn nested_after_plan(&mut self, number: usize, name: &str, ok: bool, nested: &[bool]) {
+        self.out.push(format!("# selftests: extra: {name}"));
+        self.out.push("# TAP version 13".to_owned());
+        self.out.push(format!("# 1..{}", nested.len()));
+        for (i, ok) in nested.iter().enumerate() {
+            let res = if *ok { "ok" } else { "not ok" };
+            self.out.push(format!("# {res} {} sub_{i}", i + 1));
+        }
+        let res = if ok { "ok" } else { "not ok" };
+        self.result(format!("{res} {number} {name}"));
+    }
+
     fn noise(&mut self, indent: &str) {
         let n = self
             .noise
@@ -245,8 +278,7 @@ impl Render<'_> {
                 Node::Case { name, ok, skip } => {
                     let res = if *ok { "ok" } else { "not ok" };
                     let dir = if *skip { " # SKIP reason" } else { "" };
-                    self.out
-                        .push(format!("{indent}{res} {} {name}{dir}", i + 1));
+                    self.result(format!("{indent}{res} {} {name}{dir}", i + 1));
                 }
                 Node::Suite {
                     name,
@@ -266,7 +298,7 @@ impl Render<'_> {
                     }
                     self.children(children, depth + 1);
                     let res = if *ok { "ok" } else { "not ok" };
-                    self.out.push(format!("{indent}{res} {} {name}", i + 1));
+                    self.result(format!("{indent}{res} {} {name}", i + 1));
                 }
             }
         }
@@ -337,20 +369,34 @@ proptest! {
         check_result_lines(input.as_bytes())?;
     }
 
+    /// Every generated result line is reported exactly once, with the
+    /// generated name and status; so is the result line after kselftest's
+    /// nested TAP (wrapped in `# `) after the plan, in a run of its own,
+    /// and no nested line is.
     #[test]
     fn generated_ktap_is_parsed_faithfully(
         mut suites in prop::collection::vec(node(), 1..4),
         noise in prop::collection::vec(0usize..12, 1..16),
         prefix in prop::sample::select(vec!["", "[    1.234567] ", "<6>[   12.000000][  T123] ", "foo: "]),
         crlf in any::<bool>(),
+        after_plan in prop::option::of((any::<bool>(), prop::collection::vec(any::<bool>(), 0..4))),
     ) {
         uniquify(&mut suites, &mut 0);
-        let mut r = Render { out: vec!["KTAP version 1".to_owned(), format!("1..{}", suites.len())], noise: &noise, k: 0 };
+        let mut r = Render::new(suites.len(), &noise);
         r.children(&suites, 0);
+        if let Some((ok, nested)) = &after_plan {
+            r.nested_after_plan(suites.len() + 1, "extra", *ok, nested);
+        }
         let eol = if crlf { "\r\n" } else { "\n" };
         let text: String = r.out.iter().map(|l| format!("{prefix}{l}{eol}")).collect();
         let parsed = check_result_lines(text.as_bytes())?;
-        prop_assert_eq!(parsed.runs.len(), 1);
+        let mut reported = Vec::new();
+        for run in &parsed.runs {
+            reported_result_lines(run, &mut reported);
+        }
+        reported.sort_unstable();
+        prop_assert_eq!(&reported, &r.results, "result lines lost, duplicated or made up");
+        prop_assert_eq!(parsed.runs.len(), 1 + usize::from(after_plan.is_some()));
         let mut want = Vec::new();
         leaves(&suites, &mut want);
         let mut got = Vec::new();
@@ -360,6 +406,14 @@ proptest! {
         prop_assert_eq!(c.crashed, 0);
         prop_assert_eq!(c.errors, 0);
         prop_assert!(c.total() >= want.len() as u64);
+        if let Some((ok, _)) = after_plan {
+            let extra = &parsed.runs[1];
+            let status = if ok { Status::Success } else { Status::Failure };
+            let mut got = Vec::new();
+            parsed_leaves(extra, &mut got);
+            prop_assert_eq!(got, vec![("extra".to_owned(), status)]);
+            prop_assert_eq!(extra.counts.crashed, 0);
+        }
     }
 
     #[test]
@@ -368,7 +422,7 @@ proptest! {
         cut in any::<prop::sample::Index>(),
     ) {
         uniquify(&mut suites, &mut 0);
-        let mut r = Render { out: vec!["KTAP version 1".to_owned(), format!("1..{}", suites.len())], noise: &[0, 1, 99], k: 0 };
+        let mut r = Render::new(suites.len(), &[0, 1, 99]);
         r.children(&suites, 0);
         let keep = cut.index(r.out.len() + 1);
         let text: String = r.out[..keep].iter().map(|l| format!("{l}\n")).collect();
@@ -376,6 +430,22 @@ proptest! {
         if keep < r.out.len() && keep > 0 {
             // A log that stops early never reports success.
             prop_assert_ne!(parsed.runs[0].status, Status::Success);
+        }
+        // A run cut off by the next run ends exactly as one cut off by the
+        // end of the input.
+        if keep > 0 {
+            let next = format!("{text}KTAP version 1\n1..1\nok 1 next_run\n");
+            let (cut, _) = ktap2junit::parse_reader(next.as_bytes(), &Options::default());
+            prop_assert_eq!(cut.runs.len(), parsed.runs.len() + 1);
+            prop_assert_eq!(&cut.runs[..parsed.runs.len()], &parsed.runs[..]);
+            // (Warnings of its end name the line that ended it.)
+            let messages = |w: &[ktap2junit::ktap::Warning]| -> Vec<String> {
+                w.iter().map(|w| w.message.clone()).collect()
+            };
+            prop_assert_eq!(
+                messages(&cut.warnings[..parsed.warnings.len()]),
+                messages(&parsed.warnings)
+            );
         }
     }
 }

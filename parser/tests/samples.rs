@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use ktap2junit::tree::Status;
+use ktap2junit::ktap::{Options, Status};
 
 fn tree(name: &str) -> String {
     render_runs(&parse_file(&data(name), false))
@@ -19,7 +19,6 @@ fn junit(name: &str) -> (Option<i32>, String) {
     let path = data(name);
     let out = run(&["-q", path.to_str().expect("utf-8 path")], None);
     let xml = String::from_utf8(out.stdout).expect("JUnit is UTF-8");
-    validate(xml.as_bytes(), name);
     (out.status.code(), xml)
 }
 
@@ -372,4 +371,198 @@ main FAILURE 1/2/0/3/0
         xml.contains(r#"tests="6" failures="2" errors="0""#),
         "{xml}"
     );
+}
+
+/// The JUnit, `--json`, exit status and stderr of the CLI on a sample.
+fn cli(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let path = data(name);
+    let mut all = args.to_vec();
+    all.push(path.to_str().expect("utf-8 path"));
+    let out = run(&all, None);
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).expect("UTF-8 output"),
+        String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+    )
+}
+
+/// A CI lab's kselftest log: nested TAP, wrapped in `# ` as kselftest
+/// prints it, after the run's plan is complete.  The nested lines are log
+/// lines of the test that follows, as they are while the plan is not
+/// complete; that test is reported in a run of its own (deviation 1);
+/// nothing is lost, crashed or missing.
+#[test]
+fn nested_tap_after_a_complete_plan_loses_no_result() {
+    let name = "ci_nested_tap_after_plan.log";
+    assert_eq!(
+        tree(name),
+        "\
+main SUCCESS 1/0/0/0/0
+  selftests: a: x SUCCESS 1/0/0/0/0
+main SUCCESS 1/0/0/0/1
+  selftests: a: y SUCCESS 1/0/0/0/1
+"
+    );
+    let nested = [
+        "# selftests: a: y",
+        "# TAP version 13",
+        "# 1..2",
+        "# ok 2 sub: PASS",
+    ];
+    let after_plan = parse_file(&data(name), true);
+    let y = &after_plan.runs[1].subtests[0];
+    assert_eq!(y.log_lines().collect::<Vec<_>>(), nested);
+    // The same lines while the plan still promises the test.
+    let text = std::fs::read_to_string(data(name)).expect("read sample");
+    let within_plan = ktap2junit::parse_reader(
+        text.replace("1..1\n", "1..2\n").as_bytes(),
+        &Options {
+            keep_all_logs: true,
+            ..Default::default()
+        },
+    )
+    .0;
+    assert_eq!(within_plan.runs.len(), 1);
+    let y = &within_plan.runs[0].subtests[1];
+    assert_eq!(y.name, "selftests: a: y");
+    assert_eq!(y.log_lines().collect::<Vec<_>>(), nested);
+
+    let (code, xml, err) = cli(name, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.ends_with("Testing complete. Ran 2 tests: passed: 2, errors: 1\n"),
+        "{err}"
+    );
+    assert!(
+        xml.contains(r#"tests="2" failures="0" errors="0""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="selftests: a: x" time="0" classname="ktap2junit"/>"#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="selftests: a: y" time="0" classname="ktap2junit"/>"#),
+        "{xml}"
+    );
+    let (_, xml, _) = cli(name, &["--all-logs"]);
+    assert!(
+        xml.contains("<system-out><![CDATA[# selftests: a: y\n# TAP version 13\n# 1..2\n# ok 2 sub: PASS]]></system-out>"),
+        "{xml}"
+    );
+    let (code, json, _) = cli(name, &["--json"]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    let cases = v["test_cases"].as_array().expect("test cases");
+    assert_eq!(cases.len(), 2);
+    assert!(cases.iter().all(|c| c["status"] == "PASS"), "{json}");
+    assert_eq!(v["misc"]["passed"], 2);
+    assert_eq!(v["misc"]["crashed"], 0);
+}
+
+/// A CI lab's log where a new run starts inside a test that has its plan
+/// but no result line yet: the test is crashed in every output, exactly
+/// as when the input ends there.
+#[test]
+fn a_test_cut_off_by_a_new_run_is_crashed_everywhere() {
+    let name = "ci_run_ends_inside_test.log";
+    assert_eq!(
+        tree(name),
+        "\
+main TEST_CRASHED 0/0/1/0/1
+   TEST_CRASHED 0/0/1/0/1
+main NO_TESTS 0/0/0/0/1
+"
+    );
+    let cut_off = parse_file(&data(name), true);
+    let text = std::fs::read_to_string(data(name)).expect("read sample");
+    let (at_end, _) = text.rsplit_once("TAP version 13\n").expect("second run");
+    let ended = ktap2junit::parse_reader(
+        at_end.as_bytes(),
+        &Options {
+            keep_all_logs: true,
+            ..Default::default()
+        },
+    )
+    .0;
+    assert_eq!(ended.runs.len(), 1);
+    assert_eq!(ended.runs[0], cut_off.runs[0]);
+
+    let (code, xml, err) = cli(name, &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.ends_with("Testing complete. Ran 1 tests: crashed: 1, errors: 2\nFailures: test 1\n"),
+        "{err}"
+    );
+    assert!(
+        xml.contains(r#"tests="1" failures="0" errors="1""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            r#"<testcase name="test 1" time="0" classname="ktap2junit"><error type="crashed""#
+        ),
+        "{xml}"
+    );
+    assert!(!xml.contains("<skipped"), "{xml}");
+    let (code, json, _) = cli(name, &["--json"]);
+    assert_eq!(code, Some(1));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(v["test_cases"][0]["status"], "ERROR", "{json}");
+    assert_eq!(v["misc"]["crashed"], 1);
+}
+
+/// The JUnit of every sample, of all of them at once, with `--all-logs`,
+/// with a report name that needs escaping, and of hostile input (random
+/// bytes, alone and inside a KTAP run) validates against junit-10.xsd.
+#[test]
+#[ignore = "needs xmllint (apt-get install libxml2-utils)"]
+fn every_junit_validates_against_the_xsd() {
+    let paths = samples();
+    let all: Vec<&str> = paths.iter().map(|p| p.to_str().expect("path")).collect();
+    let mut runs: Vec<(String, Vec<&str>)> = Vec::new();
+    for p in &all {
+        runs.push((p.to_string(), vec!["-q", p]));
+        runs.push((format!("--all-logs {p}"), vec!["-q", "--all-logs", p]));
+    }
+    let mut at_once = vec!["-q", "--name", "kmod <CI> & 'co' \"x\""];
+    at_once.extend(&all);
+    runs.push(("all samples, --name".to_owned(), at_once));
+    // Hostile input, the same every time: bytes from a fixed generator.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut noise = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    };
+    let random = temp_path("random.log");
+    std::fs::write(&random, noise(65536)).expect("write");
+    let mut in_ktap =
+        b"KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: test_kmod\n    1..2\n".to_vec();
+    in_ktap.extend(noise(4096));
+    in_ktap.extend_from_slice(b"\n    not ok 1 kmod_test_0001_driver\n");
+    in_ktap.extend(noise(4096));
+    let random_ktap = temp_path("random-ktap.log");
+    std::fs::write(&random_ktap, &in_ktap).expect("write");
+    let (r1, r2) = (
+        random.to_str().expect("path"),
+        random_ktap.to_str().expect("path"),
+    );
+    runs.push(("random bytes".to_owned(), vec!["-q", r1]));
+    runs.push((
+        "random bytes in KTAP".to_owned(),
+        vec!["-q", "--all-logs", r2],
+    ));
+    for (what, args) in runs {
+        let out = run(&args, None);
+        assert!(out.status.code().is_some_and(|c| c <= 1), "{what}");
+        validate(&out.stdout, &what);
+    }
+    let _ = std::fs::remove_file(&random);
+    let _ = std::fs::remove_file(&random_ktap);
 }

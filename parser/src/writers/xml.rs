@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Making strings safe for XML before they reach junit-report.
+//! The XML escaper: every string the JUnit writer puts into the document
+//! goes through here.
 //!
-//! junit-report (quick-xml) escapes `<`, `>`, `&`, `"` and `'` in attribute
-//! values but writes everything else raw, and writes CDATA content raw.  Log
-//! lines may contain ESC sequences, NUL bytes, other control characters or
-//! `]]>`, none of which may appear in a well-formed XML 1.0 document (or
-//! would end the CDATA section).  Invalid UTF-8 was already replaced with
-//! U+FFFD when the input was decoded.
+//! Log lines may contain ESC sequences, NUL bytes, other control characters
+//! or `]]>`, none of which may appear in a well-formed XML 1.0 document (or
+//! would end a CDATA section).  [`text`] turns such characters into visible
+//! escapes (`\x1b`); attribute values then get the five predefined entities
+//! (`attr`), as junit-report's writer (quick-xml) writes them, and CDATA
+//! content has its `]]>` split ([`cdata`]).  Invalid UTF-8 was already
+//! replaced with U+FFFD when the input was decoded.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -47,19 +49,45 @@ pub fn text(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// [`text`] plus splitting `]]>` so that the content stays inside the CDATA
-/// section junit-report wraps it in (`]]>` becomes `]]]]><![CDATA[>`, which
-/// an XML reader turns back into `]]>`).
+/// [`text`] plus splitting `]]>` so that the content stays inside its CDATA
+/// section (`]]>` becomes `]]]]><![CDATA[>`, which an XML reader turns
+/// back into `]]>`).
 pub fn cdata(s: &str) -> String {
     text(s).replace("]]>", "]]]]><![CDATA[>")
 }
 
-/// Whether `b` can be an attribute value as it is: printable ASCII without
-/// `<`, `>`, `&`, `'` and `"` (neither [`text`] nor quick-xml's attribute
-/// escaping would change it).
+/// Append `s` as an attribute value: [`text`], then `<`, `>`, `&`, `'`
+/// and `"` as entities.
 #[inline]
-pub fn is_plain_attr(b: &[u8]) -> bool {
-    crate::plain::is_plain_ascii(b, [b'<', b'>', b'&', b'\'', b'"'])
+pub(crate) fn attr(buf: &mut Vec<u8>, s: &str) {
+    if is_plain_attr(s.as_bytes()) {
+        buf.extend_from_slice(s.as_bytes());
+        return;
+    }
+    let s = text(s);
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let entity: &[u8] = match b {
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'\'' => b"&apos;",
+            b'&' => b"&amp;",
+            b'"' => b"&quot;",
+            _ => continue,
+        };
+        buf.extend_from_slice(&s.as_bytes()[start..i]);
+        buf.extend_from_slice(entity);
+        start = i + 1;
+    }
+    buf.extend_from_slice(&s.as_bytes()[start..]);
+}
+
+/// Whether `b` can be an attribute value as it is: printable ASCII without
+/// `<`, `>`, `&`, `'` and `"` (neither [`text`] nor the entities would
+/// change it).
+#[inline]
+fn is_plain_attr(b: &[u8]) -> bool {
+    super::plain::is_plain_ascii(b, [b'<', b'>', b'&', b'\'', b'"'])
 }
 
 #[cfg(test)]
@@ -70,8 +98,29 @@ mod tests {
     fn control_characters_are_escaped() {
         assert_eq!(text("a\u{1b}[31mb\u{0}c\td"), "a\\x1b[31mb\\x00c\td");
         assert_eq!(text("\u{fffe}"), "\\u{fffe}");
+        assert_eq!(text("\u{85}"), "\\x85");
         assert!(matches!(text("plain ünïcode"), Cow::Borrowed(_)));
         assert_eq!(cdata("x]]>y"), "x]]]]><![CDATA[>y");
+    }
+
+    /// Attribute values come out as quick-xml (junit-report's writer)
+    /// escapes them after [`text`].
+    #[test]
+    fn attributes_are_escaped_as_quick_xml_escapes_them() {
+        for s in [
+            "",
+            "plain",
+            "a<b>&c'd\"e",
+            "<<>>&&''\"\"",
+            "esc\u{1b}[31m nul\u{0} del\u{7f} \u{fffe} tab\t nl\n cr\r",
+            "ünïcode ✓ & more",
+            "&amp; stays &amp;amp;",
+        ] {
+            let mut ours = Vec::new();
+            attr(&mut ours, s);
+            let theirs = quick_xml::escape::escape(text(s));
+            assert_eq!(String::from_utf8(ours).expect("UTF-8"), theirs, "{s:?}");
+        }
     }
 
     #[test]

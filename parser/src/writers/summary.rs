@@ -3,9 +3,8 @@
 
 use std::io::{self, Write};
 
-use crate::Report;
-use crate::tree::{Status, Test};
-use crate::xml;
+use super::xml;
+use crate::ktap::{Report, Status, Test};
 
 /// Names listed after `Failures:` at most.
 const SHOWN: usize = 10;
@@ -36,13 +35,10 @@ fn collect(s: &Test, path: &str, out: &mut Vec<String>, max: usize) {
     if out.len() >= max {
         return;
     }
-    let name = if s.missing {
-        format!("test {} (missing)", s.number)
-    } else {
-        s.name.clone()
-    };
+    // Named as its JUnit test case is.
+    let name = super::junit::case_name(s);
     let full = if path.is_empty() {
-        name
+        name.into_owned()
     } else {
         format!("{path}.{name}")
     };

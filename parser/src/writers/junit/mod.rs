@@ -10,34 +10,28 @@
 //! * `<failure message=diagnostics>`, `<skipped message=reason>`, crashed
 //!   and missing tests as `<error>`, the test's log in `<system-out>`.
 //! * A suite that reported `not ok` although no subtest failed gets a test
-//!   case of its own carrying the failure; so does a suite without any
-//!   subtests (skipped/failed/no tests).
+//!   case of its own carrying the failure; so does a suite whose result
+//!   line never came, and a suite without any subtests
+//!   (skipped/failed/no tests).
 //!
-//! Every string is passed through [`crate::xml`] first.  The XML itself is
-//! junit-report's: [`templates`] has junit-report render one prototype of
-//! every element shape and cuts it into literal text and value slots, and
-//! [`JunitStream`] fills those templates, one `<testsuite>` at a time, as
-//! the parser hands over finished suites.  [`reference`] renders everything
-//! with junit-report directly; the tests check that both give the same
-//! bytes.
-//!
-//! This module holds what both renderers share: which test becomes which
-//! test case, with which fields.
+//! This module decides which test becomes which test case, with which
+//! fields ([`CaseFields`], [`SuiteFields`]: the document before XML);
+//! [`JunitStream`] writes them as XML, one `<testsuite>` at a time, as the
+//! parser hands over finished suites, every value through
+//! [`crate::writers::xml`].  The bytes are the ones junit-report writes for
+//! the same fields, which the tests check on every sample, every kernel
+//! log and generated input (junit-report is the tests' oracle, not a
+//! dependency of the writer).
 
-mod reference;
 mod spool;
 mod stream;
-mod templates;
 
 use std::borrow::Cow;
 
-pub use junit_report::OffsetDateTime;
-pub use reference::write_junit_reference;
 pub use stream::{JunitStream, write_junit};
+pub use time::OffsetDateTime;
 
-use crate::lexer::Directive;
-use crate::tree::{Status, Test};
-use crate::xml;
+use crate::ktap::{Directive, Status, Test};
 
 /// Writer options.
 #[derive(Debug, Clone)]
@@ -60,7 +54,7 @@ impl Default for JunitOptions {
 
 /// How a test is reported as a test case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     /// A leaf test (or a suite without subtests) with its own status.
     Own,
     /// The suite's own `not ok` that no subtest explains.
@@ -70,7 +64,7 @@ enum Kind {
 }
 
 /// One test case to write.
-struct Case<'t> {
+pub(crate) struct Case<'t> {
     test: &'t Test,
     classname: &'t str,
     kind: Kind,
@@ -92,7 +86,8 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, o: &Totals) {
+    /// Add another's counts.
+    pub fn add(&mut self, o: &Totals) {
         self.tests += o.tests;
         self.failures += o.failures;
         self.errors += o.errors;
@@ -202,7 +197,8 @@ fn diagnostics_or(t: &Test, fallback: &'static str) -> Cow<'static, str> {
     }
 }
 
-fn case_name(t: &Test) -> Cow<'_, str> {
+/// The name of a test's test case (`test N` if it has none).
+pub(crate) fn case_name(t: &Test) -> Cow<'_, str> {
     if t.missing {
         Cow::Owned(format!("test {} (missing)", t.number))
     } else if t.name.is_empty() {
@@ -214,7 +210,7 @@ fn case_name(t: &Test) -> Cow<'_, str> {
 
 /// The result element of a test case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+pub enum Outcome {
     /// No result element.
     Pass,
     /// `<failure>`.
@@ -223,15 +219,6 @@ enum Outcome {
     Error,
     /// `<skipped>`.
     Skipped,
-}
-
-impl Outcome {
-    const ALL: [Outcome; 4] = [
-        Outcome::Pass,
-        Outcome::Failure,
-        Outcome::Error,
-        Outcome::Skipped,
-    ];
 }
 
 fn outcome(c: &Case<'_>) -> Outcome {
@@ -248,7 +235,7 @@ fn outcome(c: &Case<'_>) -> Outcome {
     }
 }
 
-/// The `<system-out>` of a test case (CDATA-safe), if it has any.
+/// The `<system-out>` of a test case, if it has any.
 fn system_out(t: &Test) -> Option<String> {
     let d = t.details();
     let mut out = String::new();
@@ -273,25 +260,42 @@ fn system_out(t: &Test) -> Option<String> {
             d.log_dropped
         ));
     }
-    (!out.is_empty()).then(|| xml::cdata(&out))
+    (!out.is_empty()).then_some(out)
 }
 
-/// Everything a test case element is made of, before XML escaping: the
-/// one place that decides how a test is reported.  `name`, `classname` and
-/// `message` still go through [`xml::text`]; `out` is CDATA-safe already.
-struct CaseFields<'a> {
-    outcome: Outcome,
-    name: Cow<'a, str>,
-    time_ms: u64,
-    classname: &'a str,
+/// Everything a `<testcase>` element is made of, before XML: the one place
+/// that decides how a test is reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseFields<'a> {
+    /// Its result element.
+    pub outcome: Outcome,
+    /// `name`.
+    pub name: Cow<'a, str>,
+    /// `time`, in milliseconds.
+    pub time_ms: u64,
+    /// `classname`.
+    pub classname: Cow<'a, str>,
     /// `type` of the result element (empty for [`Outcome::Pass`]).
-    type_: &'static str,
+    pub type_: &'static str,
     /// `message` of the result element (empty for [`Outcome::Pass`]).
-    message: Cow<'a, str>,
-    out: Option<String>,
+    pub message: Cow<'a, str>,
+    /// Its `<system-out>`, if any.
+    pub out: Option<String>,
 }
 
-fn case_fields<'a>(c: &Case<'a>) -> CaseFields<'a> {
+impl CaseFields<'_> {
+    /// The same fields, owning their text.
+    pub fn into_owned(self) -> CaseFields<'static> {
+        CaseFields {
+            name: Cow::Owned(self.name.into_owned()),
+            classname: Cow::Owned(self.classname.into_owned()),
+            message: Cow::Owned(self.message.into_owned()),
+            ..self
+        }
+    }
+}
+
+pub(crate) fn case_fields<'a>(c: &Case<'a>) -> CaseFields<'a> {
     let t = c.test;
     let outcome = outcome(c);
     let (type_, message): (&'static str, Cow<'a, str>) = match (c.kind, outcome) {
@@ -342,7 +346,7 @@ fn case_fields<'a>(c: &Case<'a>) -> CaseFields<'a> {
         outcome,
         name: case_name(t),
         time_ms: millis(t),
-        classname: c.classname,
+        classname: Cow::Borrowed(c.classname),
         type_,
         message,
         out: if c.kind == Kind::Own {
@@ -353,7 +357,7 @@ fn case_fields<'a>(c: &Case<'a>) -> CaseFields<'a> {
     }
 }
 
-fn tally(totals: &mut Totals, c: &Case<'_>) {
+pub(crate) fn tally(totals: &mut Totals, c: &Case<'_>) {
     totals.tests += 1;
     match outcome(c) {
         Outcome::Pass => {}
@@ -367,8 +371,8 @@ fn tally(totals: &mut Totals, c: &Case<'_>) {
 }
 
 /// Milliseconds as seconds with three decimals (the XSD allows at most
-/// three).
-fn fmt_ms(ms: u64) -> String {
+/// three): a suite's and the report's `time`.
+pub(crate) fn fmt_ms(ms: u64) -> String {
     format!("{}.{:03}", ms / 1000, ms % 1000)
 }
 
@@ -410,7 +414,7 @@ fn visit_entry(entry: &Entry<'_>, group_name: &str, f: &mut dyn FnMut(Case<'_>))
     }
 }
 
-fn visit_suite(t: &Test, f: &mut dyn FnMut(Case<'_>)) {
+pub(crate) fn visit_suite(t: &Test, f: &mut dyn FnMut(Case<'_>)) {
     let mut path = t.name.clone();
     for_each_case(t, &mut path, f);
 }
@@ -418,7 +422,7 @@ fn visit_suite(t: &Test, f: &mut dyn FnMut(Case<'_>)) {
 /// Name of the `<testsuite>` of `base` (a suite's name, or the report's for
 /// the group of top-level test cases) in the `run`-th run (from 0) of the
 /// report: suites of the second and later runs are told apart.
-fn suite_name(base: &str, run: usize) -> Cow<'_, str> {
+pub(crate) fn suite_name(base: &str, run: usize) -> Cow<'_, str> {
     if run > 0 {
         Cow::Owned(format!("{base} (run {})", run + 1))
     } else {
@@ -427,16 +431,63 @@ fn suite_name(base: &str, run: usize) -> Cow<'_, str> {
 }
 
 /// The `package` (the suite's `# module:` attribute, if it has one) and
-/// `<system-out>` (its own log, CDATA-safe) of a suite's `<testsuite>`.
-fn suite_extras(t: &Test) -> (Option<Cow<'_, str>>, Option<String>) {
+/// `<system-out>` (its own log) of a suite's `<testsuite>`.
+pub(crate) fn suite_extras(t: &Test) -> (Option<&str>, Option<&str>) {
     let d = t.details();
     let package = d
         .attributes
         .iter()
         .find(|(k, _)| k == "module")
-        .map(|(_, m)| xml::text(m));
-    let out = (!d.log.is_empty()).then(|| xml::cdata(&d.log));
+        .map(|(_, m)| m.as_str());
+    let out = (!d.log.is_empty()).then_some(d.log.as_str());
     (package, out)
+}
+
+/// Everything a `<testsuite>` element is made of, before XML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuiteFields<'t> {
+    /// `name` (with ` (run N)` for the suites of later runs).
+    pub name: Cow<'t, str>,
+    /// `package`: the suite's `# module:` attribute; `None` for the
+    /// default, `testsuite/` and the name.
+    pub package: Option<&'t str>,
+    /// Its test cases.
+    pub cases: Vec<CaseFields<'static>>,
+    /// Its `<system-out>` (the suite's own log), if any.
+    pub out: Option<&'t str>,
+    /// The counts of its `tests`, `failures`, `errors` and `time`.
+    pub totals: Totals,
+}
+
+/// The `<testsuite>`s of the report for `runs`, in order (what
+/// [`write_junit`] writes, before XML).
+pub fn suites<'t>(runs: &[&'t Test], opts: &'t JunitOptions) -> Vec<SuiteFields<'t>> {
+    let mut out = Vec::new();
+    for (k, run) in runs.iter().enumerate() {
+        for e in entries(run) {
+            let (base, package, suite_out) = match e {
+                Entry::Suite(t) => {
+                    let (package, out) = suite_extras(t);
+                    (t.name.as_str(), package, out)
+                }
+                Entry::Group(_) => (opts.name.as_str(), None, None),
+            };
+            let mut cases = Vec::new();
+            let mut totals = Totals::default();
+            visit_entry(&e, &opts.name, &mut |c| {
+                tally(&mut totals, &c);
+                cases.push(case_fields(&c).into_owned());
+            });
+            out.push(SuiteFields {
+                name: suite_name(base, k),
+                package,
+                cases,
+                out: suite_out,
+                totals,
+            });
+        }
+    }
+    out
 }
 
 /// Compute the totals the report will contain.
@@ -449,29 +500,3 @@ pub fn totals<'t>(runs: impl IntoIterator<Item = &'t Test>, opts: &JunitOptions)
     }
     t
 }
-
-/// `s` made safe for an attribute value of the root element, which is
-/// written here (junit-report cannot put attributes on it).
-fn escape_attr(s: &str) -> String {
-    xml::text(s)
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The XML declaration and the root's start tag.
-fn root_start(opts: &JunitOptions, tot: &Totals) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
-         <testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{}\">\n",
-        escape_attr(&opts.name),
-        tot.tests,
-        tot.failures,
-        tot.errors,
-        fmt_ms(tot.time_ms)
-    )
-}
-
-/// The root's end tag.
-const ROOT_END: &str = "</testsuites>\n";

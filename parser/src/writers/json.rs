@@ -9,7 +9,7 @@
 
 use std::io::{self, Write};
 
-use crate::tree::{Counts, Status, Test};
+use crate::ktap::{Counts, Status, Test};
 
 /// Write `s` as a JSON string the way Python's `json.dumps` does
 /// (`ensure_ascii=True`).
@@ -60,7 +60,7 @@ pub fn status_str(s: Status) -> &'static str {
 /// needs no escaping).
 #[inline]
 fn is_plain(b: &[u8]) -> bool {
-    crate::plain::is_plain_ascii(b, [b'"', b'\\'])
+    super::plain::is_plain_ascii(b, [b'"', b'\\'])
 }
 
 /// Output buffer: the document is built in a `Vec<u8>` that is handed to
@@ -291,7 +291,7 @@ impl<W: Write + ?Sized> Out<'_, W> {
 /// Writes kunit.py's JSON document while the input is being parsed: each
 /// top-level test is written (or, for a test case without subtests, noted
 /// for the `"test_cases"` list, which comes last) as soon as it is complete,
-/// so that the parser can free it (see [`crate::tree::Options::stream`]).
+/// so that the parser can free it (see [`crate::ktap::Options::stream`]).
 /// Several runs are merged into the one top-level group, as
 /// [`write_json`] does.
 pub struct JsonStream<'w, W: Write + ?Sized> {

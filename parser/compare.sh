@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Compares what this tree's ktap2junit writes with what the one built from
+# a base revision writes: JUnit (also with --all-logs), --json, the exit
+# status and stderr (summary and warnings), on every sample in tests/data,
+# all samples at once, every kernel test_data log, generated hostile input
+# and any FILEs given (the benchmark logs, say).  Prints one line per input
+# that differs and exits 1 if any does; the differing outputs are kept in
+# a directory it names.
+#
+# Usage: compare.sh [FILE...]
+#
+# Environment:
+#   BASE             base revision (default main), built by build-base.sh
+#   KDIR             kernel tree (default $TEST_KMOD_CACHE/linux-source-7.3)
+#   TEST_KMOD_CACHE  cache root (default ~/.cache/test-kmod-rust)
+#   CARGO_TARGET_DIR cargo target dir (default parser/target)
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${TEST_KMOD_CACHE:-$HOME/.cache/test-kmod-rust}
+KDIR=${KDIR:-$CACHE/linux-source-7.3}
+BASE=${BASE:-main}
+TARGET=${CARGO_TARGET_DIR:-$HERE/target}
+
+(cd "$HERE" && cargo build --release --quiet)
+NEW="$TARGET/release/ktap2junit"
+OLD=$("$HERE/build-base.sh" "$BASE")
+
+OUT=$(mktemp -d)
+keep=0
+cleanup() { [ "$keep" = 1 ] || rm -rf "$OUT"; }
+trap cleanup EXIT
+
+# Hostile input: random bytes, and a soup of KTAP-like lines (nested TAP
+# wrapped in `# `, prefixes, end markers, bad numbers).
+head -c 262144 /dev/urandom >"$OUT/random.log"
+python3 - "$OUT/soup.log" <<'PY'
+import random, sys
+words = ["KTAP version 1", "TAP version 13", "1..2", "1..0", "    1..1",
+         "    KTAP version 1", "    # Subtest: s", "ok 1 s", "not ok 2 t",
+         "    ok 1 a", "    not ok 2 b # SKIP x", "ok 3 # SKIP", "# diag",
+         "# TAP version 13", "# 1..2", "# ok 1 nested", "noise",
+         "[    1.000000] KTAP version 1", "<6>[    2.000000][  T1] ok 1 s",
+         "reboot: System halted", "kunit executor: oops", "ok 1 bad#name",
+         "\x1b[31m", "]]>", "ok 99999999999999999999 huge", ""]
+random.seed(12)
+with open(sys.argv[1], "w") as f:
+    for _ in range(50000):
+        f.write(random.choice(words) + random.choice(["\n", "\r\n"]))
+PY
+
+inputs=("$HERE"/tests/data/*.log)
+if [ -d "$KDIR/tools/testing/kunit/test_data" ]; then
+	inputs+=("$KDIR"/tools/testing/kunit/test_data/*.log)
+else
+	echo "NOTE: no kernel tree at $KDIR: its test_data logs are not compared"
+fi
+inputs+=("$OUT/random.log" "$OUT/soup.log" "$@")
+
+# run BIN TAG ARGS...: the outputs of one run, as files $OUT/TAG.{out,err,rc}
+run() {
+	local bin=$1 tag=$2 rc=0
+	shift 2
+	"$bin" "$@" >"$OUT/$tag.out" 2>"$OUT/$tag.err" || rc=$?
+	echo "$rc" >"$OUT/$tag.rc"
+}
+
+differ=0 n=0
+# check NAME ARGS...: both binaries, the same arguments
+check() {
+	local name=$1 what
+	shift
+	run "$OLD" old "$@"
+	run "$NEW" new "$@"
+	n=$((n + 1))
+	for what in out err rc; do
+		if ! cmp -s "$OUT/old.$what" "$OUT/new.$what"; then
+			differ=$((differ + 1))
+			keep=1
+			mv "$OUT/old.$what" "$OUT/$differ.old.$what"
+			mv "$OUT/new.$what" "$OUT/$differ.new.$what"
+			echo "DIFFERS ($what): $name -> $OUT/$differ.{old,new}.$what"
+		fi
+	done
+}
+
+for f in "${inputs[@]}"; do
+	check "$f" "$f"
+	check "--all-logs $f" --all-logs "$f"
+	check "--json $f" --json "$f"
+done
+samples=("$HERE"/tests/data/*.log)
+check "all samples at once" "${samples[@]}"
+check "all samples at once, --json" --json "${samples[@]}"
+
+if [ "$differ" -gt 0 ]; then
+	echo "$differ of $n outputs differ from $BASE's (kept in $OUT)"
+	exit 1
+fi
+echo "OK: all $n outputs (stdout, stderr, exit status) equal $BASE's"

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The writers: what the finished tests become.
+//!
+//! * [`junit`] – JUnit XML, valid against the Jenkins xUnit junit-10.xsd,
+//!   in the bytes junit-report writes;
+//! * [`json`] – exactly what `kunit.py parse --json` prints;
+//! * [`summary`] – kunit.py's summary line, on stderr;
+//! * [`xml`] – the escaper every XML value goes through.
+//!
+//! Each takes the top-level tests one at a time as the parser hands them
+//! over (see [`crate::ktap::Options::stream`]), or whole runs.
+
+pub mod json;
+pub mod junit;
+mod plain;
+pub mod summary;
+pub mod xml;
