@@ -13,5 +13,6 @@
 pub mod json;
 pub mod junit;
 mod plain;
+mod spool;
 pub mod summary;
 pub mod xml;
