@@ -84,6 +84,32 @@ cargo clippy --all-targets --release -- -D warnings
 step "cargo test --release -- --include-ignored"
 cargo test --release -- --include-ignored "${skip_kcidb[@]}"
 
+step "kunit/to-junit writes KCIDB beside JUnit"
+to_junit="$HERE/../kunit/to-junit"
+if [ ! -x "$to_junit" ]; then
+	echo "SKIP: no kunit/to-junit beside parser/"
+else
+	tj=$(mktemp -d)
+	trap 'rm -rf "$tj"' EXIT
+	rc=0
+	CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HERE/target}" "$to_junit" \
+		"$HERE/tests/data/test_kmod_boot.log" "$tj/boot.xml" boot >/dev/null 2>&1 || rc=$?
+	# The sample holds a failing case: status 1, both files written.
+	if [ "$rc" != 1 ] || [ ! -s "$tj/boot.xml" ] || [ ! -s "$tj/boot.kcidb.json" ] ||
+		! grep -q '"origin": "test_kmod_rust"' "$tj/boot.kcidb.json"; then
+		echo "FAIL: kunit/to-junit: exit $rc (want 1), files: $(ls "$tj")"
+		exit 1
+	fi
+	if [ "${#skip_kcidb[@]}" -gt 0 ]; then
+		echo "SKIP: validating $tj/boot.kcidb.json (no kcidb-io, see above)"
+	else
+		"$KCIDB_PYTHON" "$HERE/tests/kcidb/validate.py" "$tj/boot.kcidb.json"
+	fi
+	echo "OK: kunit/to-junit wrote boot.xml and a valid boot.kcidb.json"
+	rm -rf "$tj"
+	trap - EXIT
+fi
+
 step "fuzz target builds"
 cargo check --quiet --manifest-path fuzz/Cargo.toml
 echo "OK: fuzz/fuzz_targets/parse.rs builds"
