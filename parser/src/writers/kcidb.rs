@@ -291,9 +291,9 @@ pub struct Outcome<'t> {
 
 /// The status of a test: ok → PASS, not ok → FAIL, `# SKIP` → SKIP,
 /// `# TODO`/`# XFAIL` on a failure → SKIP (as the JUnit writer treats
-/// them), `# TIMEOUT`/`# ERROR` and crashed → ERROR, promised by a plan
-/// but never reported → MISS; a suite that ran none of its subtests →
-/// SKIP (JUnit: skipped, "no tests run").
+/// them; on a pass the directive is noted), `# TIMEOUT`/`# ERROR` and
+/// crashed → ERROR, promised by a plan but never reported → MISS; a suite
+/// that ran none of its subtests → SKIP (JUnit: skipped, "no tests run").
 pub fn outcome(t: &Test) -> Outcome<'_> {
     let d = t.details();
     let reason = |s: &'static str| Cow::Borrowed(s);
