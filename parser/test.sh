@@ -6,7 +6,12 @@
 # (the kernel tree from kunit/bootstrap, python3 for kunit.py, xmllint for
 # the vendored junit-10.xsd): `cargo test -- --include-ignored`, where a
 # missing prerequisite fails its tests.  The prerequisites are checked
-# first, so that a missing one fails with one clear line.  Then the fuzz
+# first, so that a missing one fails with one clear line.  KCIDB documents
+# are validated by KCIDB's own validator, the kcidb-io package from PyPI,
+# pinned in tests/kcidb/requirements.txt and installed into a virtualenv in
+# the cache (made once, reused while the pins are the same); if it cannot
+# be made (no python3-venv, PyPI out of reach) those tests say SKIP with
+# what to install, and the rest runs.  Then the fuzz
 # target is built.  Running it (cargo fuzz) needs a nightly toolchain,
 # which this project does not use: the run is reported as SKIP unless
 # FUZZ_SECONDS asks for it.  The suite's bounded fuzz-like proptest
@@ -17,6 +22,7 @@
 #   KDIR             kernel tree (default $TEST_KMOD_CACHE/linux-source-7.3)
 #   TEST_KMOD_CACHE  cache root (default ~/.cache/test-kmod-rust)
 #   CARGO_TARGET_DIR cargo target dir (default parser/target)
+#   KCIDB_VENV       virtualenv for kcidb-io (default $TEST_KMOD_CACHE/kcidb-venv)
 #   FUZZ_SECONDS     run the fuzz target this long (default 0: SKIP); needs
 #                    a nightly toolchain, installs cargo-fuzz into the cache
 # Exits non-zero on any failure.  Safe to run repeatedly.
@@ -51,6 +57,24 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 echo "OK: kernel tree at $KDIR, python3, xmllint"
 
+step "kcidb-io, KCIDB's validator (PyPI)"
+KCIDB_VENV=${KCIDB_VENV:-$CACHE/kcidb-venv}
+requirements="$HERE/tests/kcidb/requirements.txt"
+skip_kcidb=()
+if [ -x "$KCIDB_VENV/bin/python" ] && cmp -s "$requirements" "$KCIDB_VENV/requirements.txt"; then
+	echo "OK: reusing $KCIDB_VENV"
+elif python3 -m venv "$KCIDB_VENV" &&
+	"$KCIDB_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+		--require-virtualenv -r "$requirements"; then
+	cp "$requirements" "$KCIDB_VENV/requirements.txt"
+	echo "OK: installed $(grep '^kcidb-io==' "$requirements") into $KCIDB_VENV"
+else
+	echo "SKIP: KCIDB validation: no virtualenv with kcidb-io at $KCIDB_VENV" \
+		"(install python3-venv: apt-get install python3-venv; pip needs PyPI)"
+	skip_kcidb=(--skip kcidb_io_)
+fi
+export KCIDB_PYTHON="$KCIDB_VENV/bin/python"
+
 step "cargo fmt --check"
 cargo fmt --check
 
@@ -58,7 +82,33 @@ step "cargo clippy -D warnings"
 cargo clippy --all-targets --release -- -D warnings
 
 step "cargo test --release -- --include-ignored"
-cargo test --release -- --include-ignored
+cargo test --release -- --include-ignored "${skip_kcidb[@]}"
+
+step "kunit/to-junit writes KCIDB beside JUnit"
+to_junit="$HERE/../kunit/to-junit"
+if [ ! -x "$to_junit" ]; then
+	echo "SKIP: no kunit/to-junit beside parser/"
+else
+	tj=$(mktemp -d)
+	trap 'rm -rf "$tj"' EXIT
+	rc=0
+	CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HERE/target}" "$to_junit" \
+		"$HERE/tests/data/test_kmod_boot.log" "$tj/boot.xml" boot >/dev/null 2>&1 || rc=$?
+	# The sample holds a failing case: status 1, both files written.
+	if [ "$rc" != 1 ] || [ ! -s "$tj/boot.xml" ] || [ ! -s "$tj/boot.kcidb.json" ] ||
+		! grep -q '"origin": "test_kmod_rust"' "$tj/boot.kcidb.json"; then
+		echo "FAIL: kunit/to-junit: exit $rc (want 1), files: $(ls "$tj")"
+		exit 1
+	fi
+	if [ "${#skip_kcidb[@]}" -gt 0 ]; then
+		echo "SKIP: validating $tj/boot.kcidb.json (no kcidb-io, see above)"
+	else
+		"$KCIDB_PYTHON" "$HERE/tests/kcidb/validate.py" "$tj/boot.kcidb.json"
+	fi
+	echo "OK: kunit/to-junit wrote boot.xml and a valid boot.kcidb.json"
+	rm -rf "$tj"
+	trap - EXIT
+fi
 
 step "fuzz target builds"
 cargo check --quiet --manifest-path fuzz/Cargo.toml

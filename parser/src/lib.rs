@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 //! ktap2junit: a streaming KTAP / TAP parser compatible with the kernel's
-//! `kunit.py parse`, writing JUnit XML (or kunit.py's JSON).
+//! `kunit.py parse`, writing JUnit XML (or kunit.py's JSON), and KCIDB.
 //!
 //! Three layers, each using only the ones before it:
 //!
@@ -10,8 +10,8 @@
 //! * the reader ([`parse_reader`], [`parse_threaded`]) – the input cut
 //!   into chunks of lines, scanned with SIMD and lexed ahead in worker
 //!   threads, fed to the core;
-//! * [`writers`] – JUnit, kunit.py's JSON and the summary, from the
-//!   finished tests.
+//! * [`writers`] – JUnit, kunit.py's JSON, KCIDB and the summary, from
+//!   the finished tests.
 //!
 //! The binary (`main.rs`) parses its arguments and connects them.
 

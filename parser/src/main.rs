@@ -3,18 +3,22 @@
 
 use std::cell::Cell;
 use std::fs::File;
+use std::io::Read;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::Parser;
 use ktap2junit::ktap::{self, Report};
 use ktap2junit::parse_threaded_with;
 use ktap2junit::writers::junit::{JunitOptions, JunitStream, OffsetDateTime};
+use ktap2junit::writers::kcidb::{Fingerprint, FingerprintReader, KcidbOptions, KcidbStream};
 use ktap2junit::writers::{json, summary, xml};
 
 /// Parse KTAP / TAP test output (KUnit, kselftest; raw, boot log or dmesg)
-/// and write JUnit XML (or the JSON of `kunit.py parse --json`).
+/// and write JUnit XML (or the JSON of `kunit.py parse --json`), and a
+/// KCIDB document beside it if asked.
 ///
 /// Exit status: 0 all tests passed, 1 any failure, crash, missing test, no
 /// tests or only skipped tests (as kunit.py), 2 unreadable input, unwritable
@@ -42,15 +46,34 @@ struct Cli {
     #[arg(short, long)]
     quiet: bool,
 
-    /// Timestamp of the <testsuite> elements, in seconds since the epoch
-    /// (default 0, so that the output is reproducible).
-    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
-    timestamp: i64,
+    /// Timestamp of the <testsuite> elements and the KCIDB tests'
+    /// start_time, in seconds since the epoch (default: 0 in JUnit, so that
+    /// the output is reproducible; no start_time in KCIDB).
+    #[arg(long, value_name = "SECONDS")]
+    timestamp: Option<i64>,
 
     /// Keep the log lines of passing tests too (by default only tests that
     /// did not pass keep their log, which bounds memory on huge logs).
     #[arg(long)]
     all_logs: bool,
+
+    /// Also write a KCIDB document (KernelCI's KCIDB I/O schema 5.3) to
+    /// FILE; `-` is standard output, the report then going to -o FILE.
+    #[arg(long, value_name = "FILE")]
+    kcidb: Option<PathBuf>,
+
+    /// KCIDB origin: the CI system submitting the results ([a-z0-9_]+).
+    #[arg(long, value_name = "ORIGIN", default_value = "ktap2junit")]
+    origin: String,
+
+    /// KCIDB build id, after `ORIGIN:` (default: `log-` and a fingerprint
+    /// of the input bytes).
+    #[arg(long, value_name = "ID")]
+    build_id: Option<String>,
+
+    /// KCIDB checkout id, after `ORIGIN:` (default: the build id).
+    #[arg(long, value_name = "ID")]
+    checkout_id: Option<String>,
 }
 
 /// Size of the output buffer (the writers hand over larger pieces, which
@@ -74,15 +97,50 @@ fn main() -> ExitCode {
     }
 }
 
+/// Create an output file, with a buffer (`-`: standard output).
+fn create(path: &PathBuf) -> Result<Box<dyn Write>, String> {
+    Ok(if path.as_os_str() == "-" {
+        Box::new(BufWriter::with_capacity(OUT_BUFFER, io::stdout().lock()))
+    } else {
+        Box::new(BufWriter::with_capacity(
+            OUT_BUFFER,
+            File::create(path).map_err(|e| format!("{}: cannot create: {e}", path.display()))?,
+        ))
+    })
+}
+
+/// Parse one input, adding its bytes to `fingerprint` if there is one.
+fn parse_input<R: Read + Send + 'static>(
+    r: R,
+    fingerprint: Option<&Arc<Mutex<Fingerprint>>>,
+    opts: &ktap::Options,
+    on_test: &mut dyn FnMut(usize, &ktap::Test),
+) -> (ktap::Parsed, Option<io::Error>) {
+    match fingerprint {
+        Some(f) => parse_threaded_with(FingerprintReader::new(r, Arc::clone(f)), opts, on_test),
+        None => parse_threaded_with(r, opts, on_test),
+    }
+}
+
 fn run(cli: &Cli) -> Result<ExitCode, String> {
-    let timestamp = OffsetDateTime::from_unix_timestamp(cli.timestamp)
-        .map_err(|e| format!("--timestamp {}: {e}", cli.timestamp))?;
+    let seconds = cli.timestamp.unwrap_or(0);
+    let timestamp = OffsetDateTime::from_unix_timestamp(seconds)
+        .map_err(|e| format!("--timestamp {seconds}: {e}"))?;
     if !(0..=9999).contains(&timestamp.year()) {
         return Err(format!(
-            "--timestamp {}: year {} does not fit RFC 3339",
-            cli.timestamp,
+            "--timestamp {seconds}: year {} does not fit RFC 3339",
             timestamp.year()
         ));
+    }
+    let kcidb_opts = KcidbOptions {
+        origin: cli.origin.clone(),
+        build_id: cli.build_id.clone(),
+        checkout_id: cli.checkout_id.clone(),
+        start_time: cli.timestamp.map(|_| timestamp),
+    };
+    kcidb_opts.check().map_err(|e| format!("KCIDB {e}"))?;
+    if cli.kcidb.as_ref().is_some_and(|p| p.as_os_str() == "-") && cli.output.is_none() {
+        return Err("--kcidb -: the report goes to standard output too; give it -o FILE".into());
     }
     // Both writers take each top-level test as soon as it is complete, and
     // the parser then reuses its memory.
@@ -110,6 +168,28 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         None => Box::new(BufWriter::with_capacity(OUT_BUFFER, io::stdout().lock())),
     };
     let write_error = |e: io::Error| format!("{target}: write error: {e}");
+    let kcidb_target = cli.kcidb.as_ref().map(|p| {
+        if p.as_os_str() == "-" {
+            "<stdout>".to_owned()
+        } else {
+            p.display().to_string()
+        }
+    });
+    let mut kcidb_out = cli.kcidb.as_ref().map(create).transpose()?;
+    let kcidb_error = |e: io::Error| {
+        format!(
+            "{}: write error: {e}",
+            kcidb_target.as_deref().unwrap_or_default()
+        )
+    };
+    let mut kcidb = match &mut kcidb_out {
+        Some(w) => Some(KcidbStream::new(w, &kcidb_opts).map_err(kcidb_error)?),
+        None => None,
+    };
+    // The default build id is a fingerprint of the inputs' bytes.
+    let fingerprint = (kcidb.is_some() && cli.build_id.is_none())
+        .then(|| Arc::new(Mutex::new(Fingerprint::default())));
+    let mut kcidb_stream_error: Option<io::Error> = None;
     let mut writer = if cli.json {
         Writer::Json(json::JsonStream::new(&mut out).map_err(write_error)?)
     } else {
@@ -139,6 +219,12 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             }
             Writer::Junit(junit) => junit.test(runs_before.get() + run, t),
         }
+        if let Some(k) = &mut kcidb
+            && kcidb_stream_error.is_none()
+            && let Err(e) = k.test(runs_before.get() + run, t)
+        {
+            kcidb_stream_error = Some(e);
+        }
     };
 
     let mut report = Report::default();
@@ -150,10 +236,10 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             path.display().to_string()
         };
         let (parsed, err) = if path.as_os_str() == "-" {
-            parse_threaded_with(io::stdin(), &opts, &mut on_test)
+            parse_input(io::stdin(), fingerprint.as_ref(), &opts, &mut on_test)
         } else {
             match File::open(path) {
-                Ok(f) => parse_threaded_with(f, &opts, &mut on_test),
+                Ok(f) => parse_input(f, fingerprint.as_ref(), &opts, &mut on_test),
                 Err(e) => {
                     eprintln!("ktap2junit: {name}: cannot open: {e}");
                     unreadable = true;
@@ -193,6 +279,16 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         Writer::Junit(junit) => junit.finish().map(drop),
     };
     result.and_then(|()| out.flush()).map_err(write_error)?;
+    if let Some(k) = kcidb {
+        let input = fingerprint.map_or_else(Fingerprint::default, |f| {
+            f.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        });
+        match kcidb_stream_error {
+            Some(e) => Err(e),
+            None => k.finish(&input).map(drop),
+        }
+        .map_err(kcidb_error)?;
+    }
     if !cli.quiet {
         let _ = summary::write_summary(&mut io::stderr().lock(), &report, &failures);
     }

@@ -13,7 +13,7 @@ use crate::ktap::{Counts, Status, Test};
 
 /// Write `s` as a JSON string the way Python's `json.dumps` does
 /// (`ensure_ascii=True`).
-fn write_str<W: Write + ?Sized>(w: &mut W, s: &str) -> io::Result<()> {
+pub(crate) fn write_str<W: Write + ?Sized>(w: &mut W, s: &str) -> io::Result<()> {
     w.write_all(b"\"")?;
     let mut start = 0;
     for (i, c) in s.char_indices() {

@@ -4,6 +4,7 @@
 //! * [`junit`] – JUnit XML, valid against the Jenkins xUnit junit-10.xsd,
 //!   in the bytes junit-report writes;
 //! * [`json`] – exactly what `kunit.py parse --json` prints;
+//! * [`kcidb`] – the document KernelCI's KCIDB takes (I/O schema 5.3);
 //! * [`summary`] – kunit.py's summary line, on stderr;
 //! * [`xml`] – the escaper every XML value goes through.
 //!
@@ -12,6 +13,8 @@
 
 pub mod json;
 pub mod junit;
+pub mod kcidb;
 mod plain;
+mod spool;
 pub mod summary;
 pub mod xml;

@@ -23,7 +23,6 @@
 //! log and generated input (junit-report is the tests' oracle, not a
 //! dependency of the writer).
 
-mod spool;
 mod stream;
 
 use std::borrow::Cow;

@@ -19,12 +19,12 @@ use std::io::{self, Write};
 
 use time::format_description::well_known::Rfc3339;
 
-use super::spool::Spool;
 use super::{
     Case, CaseFields, JunitOptions, Kind, Outcome, Totals, case_fields, fmt_ms, suite_extras,
     suite_name, tally, visit_suite,
 };
 use crate::ktap::Test;
+use crate::writers::spool::Spool;
 use crate::writers::xml;
 
 /// `time` texts made once (milliseconds below this).

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Where the `<testsuite>`s wait for the root element, whose totals are
-//! known only at the end.
+//! Where written text waits for what must come before it and is known
+//! only at the end: the JUnit root element's totals, the KCIDB build id.
 //!
 //! Up to [`IN_MEMORY`] bytes stay in memory (every CI log of ordinary size);
 //! beyond that they go to an unlinked temporary file, so that the memory
@@ -38,7 +38,7 @@ fn temp_file(dir: &Path) -> io::Result<File> {
     static N: AtomicUsize = AtomicUsize::new(0);
     for _ in 0..16 {
         let n = N.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!("ktap2junit-{}-{n}.xml", std::process::id()));
+        let path = dir.join(format!("ktap2junit-{}-{n}.spool", std::process::id()));
         match OpenOptions::new()
             .read(true)
             .write(true)
