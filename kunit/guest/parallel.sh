@@ -80,7 +80,15 @@ trigger_long() {
 	echo 30 >"$MISC/$1/config_num_threads"
 	echo 1 >"$MISC/$1/trigger_config" &
 	bg=$!
-	sleep 1
+	# Running once a modprobe for it exists (a second's sleep was not
+	# enough on a loaded host); 30 of them take seconds more.
+	local i
+	for i in $(seq 300); do
+		grep -qs 'nope-not-a-modul[e]' /proc/[0-9]*/cmdline && return 0
+		sleep 0.1
+	done
+	echo "the trigger on $1 started no modprobe in 30 s"
+	return 1
 }
 
 check "the test_kmod configfs subsystem exists, empty" bash -c "[ -d $CFG ] && [ -z \"\$(ls $CFG)\" ]"
@@ -106,7 +114,7 @@ check "live 1 again changes nothing" bash -c "before=\$(ls $MISC); echo y >$CFG/
 check "threads is EBUSY while live" unchanged t "Device or resource busy" write 9 "$CFG/t/threads"
 check "test_kmod0 is not part of configfs" bash -c "[ -d $MISC/test_kmod0 ] && [ \"\$(ls $CFG)\" = t ]"
 live0_busy() {
-	trigger_long test_kmod1
+	trigger_long test_kmod1 || return 1
 	unchanged t "Device or resource busy" write 0 "$CFG/t/live" || return 1
 	wait "$bg" && [ "$(cat "$MISC/test_kmod1/test_result")" = 256 ] || return 1
 	echo 0 >"$CFG/t/live" && [ ! -d "$MISC/test_kmod1" ] && [ "$(cat "$CFG/t/live")" = 0 ]
@@ -114,7 +122,7 @@ live0_busy() {
 check "live 0 during a trigger is EBUSY, then works" live0_busy
 rmdir_waits() {
 	echo 1 >"$CFG/t/live" && [ -d "$MISC/test_kmod1" ] || return 1
-	trigger_long test_kmod1
+	trigger_long test_kmod1 || return 1
 	kill -0 "$bg" 2>/dev/null || { echo "the trigger ended too soon to test"; return 1; }
 	rmdir "$CFG/t" || return 1
 	# rmdir returned: the trigger has ended, and the device is gone.
@@ -201,7 +209,11 @@ dmesg | awk '
 	function device() { if (match($0, /test_kmod[1-9][0-9]*: /)) return substr($0, RSTART, RLENGTH - 2); return "" }
 	on && / test case / { d = device(); if (d != "") { start[d] = stamp(); th = $0; sub(/.*\), /, "", th); sub(/ threads.*/, "", th); threads[d] = th } }
 	on && /General test result/ { d = device(); if (d in start) { t = stamp() - start[d]; if (t > max) { max = t; dev = d; n = threads[d] } } }
-	END { printf "    # longest trigger: %.2f s (%s, %s threads), an upper bound of any wait for a modprobe slot: kmod all-busy timeout 5 s, margin %.2f s\n", max, dev, n, 5 - max }'
+	END {
+		printf "    # longest trigger: %.2f s (%s, %s threads), an upper bound of any wait for a modprobe slot: ", max, dev, n
+		if (max < 5) printf "kmod all-busy timeout 5 s, margin %.2f s\n", 5 - max
+		else printf "past the 5 s all-busy timeout, so no bound; the kernel log below counts the waits that timed out\n"
+	}'
 timeouts=$(dmesg | grep -c 'request_module: modprobe .* cannot be processed, kmod busy' || true)
 echo "    # request_module() timeouts (-ETIME) in the kernel log: $timeouts"
 [ "$timeouts" = 0 ] || par_rc=1
