@@ -197,6 +197,7 @@ cycles_during_runs() {
 		[ ! -d "$MISC/test_kmod0" ] || { echo "cycle $c: test_kmod0 outlived the module"; rc=1; }
 	done
 	echo "rmmod/modprobe cycles during triggers: $cycles, $ok unloads, $waited triggers cut short"
+	echo "$ok" >/tmp/summary.unloads
 	return $rc
 }
 if [ -e /tmp/hung ]; then
@@ -249,6 +250,7 @@ driver_allocations() {
 	cat /tmp/fuzz-inject.log
 	enomem=$(grep -o 'enomem=[0-9]*' /tmp/fuzz-inject.log | cut -d= -f2)
 	echo "driver allocations: $((after - before)) injected failures, ${enomem:-0} writes or triggers gave -ENOMEM, state kept"
+	echo "$((after - before))" >/tmp/summary.inj_alloc
 	[ "$((after - before))" -gt 0 ] && [ "${enomem:-0}" -gt 0 ] && [ $rc = 0 ]
 }
 # Thread creation happens in kthreadd (PID 2): its allocations fail, at any
@@ -278,6 +280,7 @@ thread_creation() {
 		fi
 	done
 	after=$(injected)
+	echo "$((after - before))" >/tmp/summary.inj_kthread
 	echo "thread creation: $((after - before)) injected failures in kthreadd, $((spawn_after - spawn_before)) runs stopped by a thread that could not start (after $try triggers)"
 	dmesg | grep -o 'starting thread [0-9]* failed.*' | tail -1
 	[ "$((spawn_after - spawn_before))" -gt 0 ] && [ $rc = 0 ]
@@ -312,5 +315,6 @@ else
 	check_kernel_log || log_rc=1
 fi
 result "" 5 kernel_log "$log_rc"
-echo "# campaign summary: seed $seed; $(awk '/^FUZZ/ { for (i = 3; i <= NF; i++) { split($i, kv, "="); s[kv[1]] += kv[2] } } END { printf "%d writes, %d rejected, %d triggers", s["writes"], s["rejected"], s["triggers"] }' /tmp/fuzz-*.log); injected failures: $(grep -h -o '[0-9]* injected failures[a-z ]*' /tmp/sub.ktap 2>/dev/null | paste -sd, -)"
+summary() { cat "/tmp/summary.$1" 2>/dev/null || echo none; }
+echo "# campaign summary: seed $seed; $(awk '/^FUZZ/ { for (i = 3; i <= NF; i++) { split($i, kv, "="); s[kv[1]] += kv[2] } } END { printf "%d writes, %d rejected, %d triggers", s["writes"], s["rejected"], s["triggers"] }' /tmp/fuzz-*.log); rmmod cycles: $(summary unloads) of $cycles; injected failures: $(summary inj_alloc) in the driver's allocations, $(summary inj_kthread) in thread creation"
 exit $((failed || log_rc))
