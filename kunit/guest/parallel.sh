@@ -72,21 +72,34 @@ unchanged() {
 	[ "$before" = "$after" ] || { echo "changed:"; diff <(echo "$before") <(echo "$after"); return 1; }
 }
 # trigger_long DEVICE: starts a trigger that runs for seconds in the
-# background (30 request_module() calls of a module that does not exist, 30
-# modprobe runs); its pid is in $bg.
+# background and returns once it runs; its pid is in $bg.  The trigger's 30
+# request_module() calls (of a module that does not exist) start modprobe
+# through a wrapper that marks its start and sleeps 3 s first: a plain
+# modprobe of a missing module ends too fast to be caught mid-run.  The
+# kernel's modprobe path is set back as soon as the trigger runs.
+cat >/tmp/slow-modprobe <<EOF
+#!/bin/sh
+: >/tmp/modprobe-started
+sleep 3
+exec $(cat /proc/sys/kernel/modprobe) "\$@"
+EOF
+chmod +x /tmp/slow-modprobe
 trigger_long() {
+	local i modprobe
+	modprobe=$(cat /proc/sys/kernel/modprobe)
 	echo 1 >"$MISC/$1/reset"
 	echo nope-not-a-module >"$MISC/$1/config_test_driver"
 	echo 30 >"$MISC/$1/config_num_threads"
+	rm -f /tmp/modprobe-started
+	echo /tmp/slow-modprobe >/proc/sys/kernel/modprobe
 	echo 1 >"$MISC/$1/trigger_config" &
 	bg=$!
-	# Running once a modprobe for it exists (a second's sleep was not
-	# enough on a loaded host); 30 of them take seconds more.
-	local i
 	for i in $(seq 300); do
-		grep -qs 'nope-not-a-modul[e]' /proc/[0-9]*/cmdline && return 0
+		[ -e /tmp/modprobe-started ] && break
 		sleep 0.1
 	done
+	echo "$modprobe" >/proc/sys/kernel/modprobe
+	[ -e /tmp/modprobe-started ] && return 0
 	echo "the trigger on $1 started no modprobe in 30 s"
 	return 1
 }
