@@ -79,7 +79,9 @@ sub_end() { # number name
 # (and /tmp/hung says so from then on: checks run in subshells).
 trigger() {
 	local t=0
-	(echo 1 >"$MISC/$1/trigger_config") 2>/tmp/trigger.err &
+	# Its stdout is not the caller's: check() reads that to its end, which
+	# never comes while a deadlocked trigger holds it open.
+	(echo 1 >"$MISC/$1/trigger_config") >/dev/null 2>/tmp/trigger.err &
 	local pid=$!
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 1
@@ -188,7 +190,7 @@ cycles_during_runs() {
 	for c in $(seq "$cycles"); do
 		[ -d "$MISC/test_kmod0" ] || load || return 1
 		set_run test_kmod0 1 nope-not-a-module $((1 + c % 8)) || return 1
-		(echo 1 >"$MISC/test_kmod0/trigger_config") 2>/dev/null &
+		(echo 1 >"$MISC/test_kmod0/trigger_config") >/dev/null 2>&1 &
 		pid=$!
 		sleep "0.$((c % 10))"
 		if timeout "$HANG" rmmod test_kmod; then ok=$((ok + 1)); else echo "cycle $c: rmmod failed ($?)"; fi
