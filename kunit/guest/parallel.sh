@@ -138,7 +138,14 @@ rmdir_waits() {
 	trigger_long test_kmod1 || return 1
 	kill -0 "$bg" 2>/dev/null || { echo "the trigger ended too soon to test"; return 1; }
 	rmdir "$CFG/t" || return 1
-	# rmdir returned: the trigger has ended, and the device is gone.
+	# rmdir returned: the trigger has ended (its writer exits a moment
+	# later; had rmdir not waited, the trigger would run ~3 s more), and the
+	# device is gone.
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		kill -0 "$bg" 2>/dev/null || break
+		sleep 0.1
+	done
 	kill -0 "$bg" 2>/dev/null && { echo "rmdir returned while the trigger runs"; return 1; }
 	wait "$bg" || { echo "the trigger failed"; return 1; }
 	[ ! -d "$MISC/test_kmod1" ] && [ ! -d "$CFG/t" ]
