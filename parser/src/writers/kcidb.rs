@@ -675,6 +675,13 @@ mod tests {
     use super::*;
     use crate::parse_str;
 
+    /// The KCIDB document `write_kcidb` makes of `runs`, parsed back.
+    fn document(runs: &[Test], opts: &KcidbOptions, input: &[u8]) -> serde_json::Value {
+        let mut v = Vec::new();
+        write_kcidb(&mut v, runs, opts, &Fingerprint::of(input)).expect("write");
+        serde_json::from_slice(&v).expect("JSON")
+    }
+
     /// Every test of `log` with its outcome, as `path STATUS directive|reason`.
     fn outcomes(log: &str) -> Vec<String> {
         fn walk(t: &Test, path: &str, out: &mut Vec<String>) {
@@ -763,16 +770,8 @@ mod tests {
     fn names_become_path_components_and_collisions_get_a_number() {
         let log = "KTAP version 1\n1..6\nok 1 a.b\nok 2 a b\nok 3 a_b\nok 4 a_b_2\n\
                    ok 5 caf\u{e9}\u{1b}\nok 6\n";
-        let mut v = Vec::new();
         let parsed = parse_str(log);
-        write_kcidb(
-            &mut v,
-            &parsed.runs,
-            &KcidbOptions::default(),
-            &Fingerprint::of(b"x"),
-        )
-        .expect("write");
-        let doc: serde_json::Value = serde_json::from_slice(&v).expect("JSON");
+        let doc = document(&parsed.runs, &KcidbOptions::default(), b"x");
         let paths: Vec<&str> = doc["tests"]
             .as_array()
             .expect("tests")
@@ -933,23 +932,13 @@ mod tests {
             start_time: Some(OffsetDateTime::from_unix_timestamp(86_400).expect("time")),
             ..KcidbOptions::default()
         };
-        let mut v = Vec::new();
-        write_kcidb(&mut v, &parsed.runs, &opts, &Fingerprint::of(b"")).expect("write");
-        let doc: serde_json::Value = serde_json::from_slice(&v).expect("JSON");
+        let doc = document(&parsed.runs, &opts, b"");
         let t = &doc["tests"][0];
         assert_eq!(t["start_time"], "1970-01-02T00:00:00Z");
         assert_eq!(t["duration"], 2.25);
         assert_eq!(t["log_excerpt"], "# boom");
         assert_eq!(doc["version"], serde_json::json!({"major": 5, "minor": 3}));
-        let mut v = Vec::new();
-        write_kcidb(
-            &mut v,
-            &parsed.runs,
-            &KcidbOptions::default(),
-            &Fingerprint::of(b""),
-        )
-        .expect("write");
-        let doc: serde_json::Value = serde_json::from_slice(&v).expect("JSON");
+        let doc = document(&parsed.runs, &KcidbOptions::default(), b"");
         assert!(doc["tests"][0].get("start_time").is_none());
     }
 }
