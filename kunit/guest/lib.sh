@@ -18,6 +18,20 @@ uptime() { cut -d' ' -f1 /proc/uptime; }
 # elapsed START: seconds since uptime START, one decimal.
 elapsed() { awk -v a="$1" -v b="$(uptime)" 'BEGIN { printf "%.1f", b - a }'; }
 
+# kmod_busy_since START: how many "kmod busy" warnings the kernel logged since
+# uptime START.  Each is a request_module() that waited the 5 s all-busy
+# timeout (MAX_KMOD_ALL_BUSY_TIMEOUT) for one of kmod's 50 modprobe slots and
+# failed with -ETIME; get_fs_type() then finds no file system.  The warning is
+# rate-limited, so a burst counts from 1, never 0.
+kmod_busy_since() {
+	dmesg | awk -v since="$1" '
+		/request_module: modprobe .* cannot be processed, kmod busy/ {
+			t = $0; sub(/^\[ */, "", t); sub(/\].*/, "", t)
+			if (t + 0 >= since) n++
+		}
+		END { print n + 0 }'
+}
+
 # result INDENT NUMBER NAME STATUS [DIRECTIVE]: a KTAP result line; status 0
 # (or 4, kselftest's skip) is ok, anything else not ok and sets $failed.
 result() {

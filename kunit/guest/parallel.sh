@@ -234,7 +234,7 @@ dmesg | awk '
 		if (max < 5) printf "kmod all-busy timeout 5 s, margin %.2f s\n", 5 - max
 		else printf "past the 5 s all-busy timeout, so no bound; the kernel log below counts the waits that timed out\n"
 	}'
-timeouts=$(dmesg | grep -c 'request_module: modprobe .* cannot be processed, kmod busy' || true)
+timeouts=$(kmod_busy_since 0)
 echo "    # request_module() timeouts (-ETIME) in the kernel log: $timeouts"
 [ "$timeouts" = 0 ] || par_rc=1
 for i in $(seq "$n"); do

@@ -22,12 +22,14 @@ echo "1..4"
 
 # 1: kmod.sh.  Its output becomes diagnostics of the subtest it belongs to.
 run_kmod() { # number name kmod.sh-args...
-	local n=$1 name=$2 start rc
+	local n=$1 name=$2 start rc busy
 	shift 2
 	start=$(uptime)
 	./kmod.sh "$@" 2>&1 | sed 's/^/    # /'
 	rc=${PIPESTATUS[0]}
 	echo "    # $name: exit status $rc after $(elapsed "$start") s"
+	busy=$(kmod_busy_since "$start")
+	[ "$busy" = 0 ] || echo "    # $name: request_module() timed out waiting for a modprobe slot (kmod busy, -ETIME) $busy time(s)"
 	result "    " "$n" "$name" "$rc" "$([ "$rc" = 4 ] && echo "SKIP kmod.sh: requirements missing")"
 	return "$rc"
 }
