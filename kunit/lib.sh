@@ -39,3 +39,10 @@ die() { printf '[%s] error: %s\n' "$(basename "$0")" "$*" >&2; exit 2; }
 
 # elapsed SECONDS-since-start, as "1m 23s"
 fmt_secs() { printf '%dm %02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# usage_from_header: the script's header comment (after the SPDX line), as
+# its --help.
+usage_from_header() {
+	awk 'NR > 1 && !/^#/ { exit } NR > 1 && !/SPDX-License-Identifier/ { sub(/^# ?/, ""); print }' "$0" |
+		sed '1{/^$/d}'
+}
