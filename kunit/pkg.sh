@@ -76,18 +76,21 @@ pkg_missing() {
 	done
 }
 
-# The URI of the Debian mirror this machine's apt already uses, so that an
-# extra suite comes from the same place (no registry host is written here).
+# pkg_mirror [security]: the URI of the Debian mirror this machine's apt
+# already uses (its security mirror with "security"), so that an extra
+# suite comes from the same place (no registry host is written here).
 pkg_mirror() {
-	local f uri
+	local f uri want=${1:-main}
 	for f in /etc/apt/sources.list.d/*.sources; do
 		[ -f "$f" ] || continue
-		uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' "$f")
+		uri=$(awk -v want="$want" '/^URIs:/ { for (i = 2; i <= NF; i++)
+			if (($i ~ /security/) == (want == "security")) { print $i; exit } }' "$f")
 		[ -n "$uri" ] && { echo "$uri"; return; }
 	done
 	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
 		[ -f "$f" ] || continue
-		uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /:\/\// && $i !~ /security/) { print $i; exit } }' "$f")
+		uri=$(awk -v want="$want" '$1 == "deb" { for (i = 2; i <= NF; i++)
+			if ($i ~ /:\/\// && ($i ~ /security/) == (want == "security")) { print $i; exit } }' "$f")
 		[ -n "$uri" ] && { echo "$uri"; return; }
 	done
 }
@@ -116,25 +119,42 @@ pkg_backports_opts() {
 	PKG_BPO_OPTS=("${opts[@]}")
 }
 
-# pkg_resolve PKG...: finds an apt call that installs PKG...  On success
-# PKG_ARGS holds its package arguments and PKG_OPTS its options; on failure
-# PKG_ERR holds apt's own answer to the plain call.
+# pkg_unmet APT_OUTPUT: the packages in apt's unmet-dependency lines, both
+# the one whose relation fails and the one it names.
+pkg_unmet() {
+	awk '/^ [^ ]+ : / { x = $1 }
+	     /(Depends|Breaks|Conflicts): / { for (i = 1; i < NF; i++) if ($i ~ /^(Pre-)?(Depends|Breaks|Conflicts):$/) { print x; print $(i + 1) } }' \
+		<<<"$1" | sort -u | grep -v '^$' || true
+}
+
+# pkg_resolve PKG...: finds an apt call that installs PKG... and removes
+# nothing.  On success PKG_ARGS holds its package arguments and PKG_OPTS its
+# options; on failure PKG_ERR holds apt's own answer to the plain call.
 pkg_resolve() {
-	local want=("$@") out round p q added codename
+	local want=("$@") out removed round p q added codename
 	PKG_OPTS=() PKG_ARGS=() PKG_ERR=
 	codename=$(pkg_codename)
 	for round in 1 2 3 4 5 6 7 8 9 10 11 12; do
+		added=0
 		if out=$(LC_ALL=C apt-get "${PKG_OPTS[@]}" install -s --no-install-recommends "${want[@]}" 2>&1); then
-			PKG_ARGS=("${want[@]}")
-			return 0
+			removed=$(sed -n 's/^Remv \([^ ]*\) .*/\1/p' <<<"$out")
+			if [ -z "$removed" ]; then
+				PKG_ARGS=("${want[@]}")
+				return 0
+			fi
+			# A set never removes what the machine holds: ask apt to
+			# keep those, and it names the conflict.
+			[ "$round" = 1 ] && PKG_ERR="apt would remove installed packages: $(echo $removed)"
+			for p in $removed; do
+				[[ " ${want[*]} " == *" $p "* ]] || { want+=("$p"); added=1; }
+			done
+			[ $added = 1 ] || return 1
+			continue
 		fi
 		[ "$round" = 1 ] && PKG_ERR=$out
 		pkg_backports_opts || return 1
 		PKG_OPTS=("${PKG_BPO_OPTS[@]}")
-		# "X : Depends: Y (...) but ..." and its continuation lines.
-		added=0
-		while read -r p; do
-			[ -n "$p" ] || continue
+		for p in $(pkg_unmet "$out"); do
 			[[ " ${want[*]} " == *" $p/$codename-backports "* ]] && continue
 			LC_ALL=C apt-cache "${PKG_OPTS[@]}" madison "$p" 2>/dev/null |
 				grep -q " $codename-backports/" || continue
@@ -143,7 +163,7 @@ pkg_resolve() {
 			done
 			want+=("$p/$codename-backports")
 			added=1
-		done < <(sed -n -E 's/^ *([^ ]+ : )?(Pre-)?(Depends|Breaks|Conflicts): ([^ ]+) .*/\4/p' <<<"$out" | sort -u)
+		done
 		[ $added = 1 ] || return 1
 		want=("${want[@]}")
 	done
@@ -159,11 +179,13 @@ pkg_apt_error() {
 # pkg_simulate SET...: does each set (with what it needs) resolve on this
 # machine?  Prints one line per set; returns 1 if any does not.
 pkg_simulate() {
-	local s sets pkgs rc=0
+	local s sets list pkgs rc=0
 	for s in "$@"; do
 		sets=$(pkg_expand "$s") || return 2
 		# shellcheck disable=SC2086 # a list of set names
-		mapfile -t pkgs < <(pkg_missing $sets)
+		list=$(pkg_missing $sets) || return 2
+		pkgs=()
+		[ -z "$list" ] || mapfile -t pkgs <<<"$list"
 		if [ ${#pkgs[@]} = 0 ]; then
 			echo "set $s: resolves (all installed)"
 		elif pkg_resolve "${pkgs[@]}"; then
@@ -185,11 +207,12 @@ pkg_enabled_units() {
 # pkg_install SET...: installs what the sets (with what they need) miss.
 # Run as root.  Leaves no daemon running or enabled.
 pkg_install() {
-	local sets pkgs log policy=/usr/sbin/policy-rc.d ours='' before u rc=0
+	local sets list pkgs log policy=/usr/sbin/policy-rc.d ours='' before u rc=0
 	sets=$(pkg_expand "$@") || return 2
 	# shellcheck disable=SC2086 # a list of set names
-	mapfile -t pkgs < <(pkg_missing $sets)
-	[ ${#pkgs[@]} = 0 ] && return 0
+	list=$(pkg_missing $sets) || return 2
+	[ -n "$list" ] || return 0
+	mapfile -t pkgs <<<"$list"
 	pkg_log "installing for the set(s) $sets: ${pkgs[*]}"
 	apt-get -qq update >&2 || { pkg_log "error: apt-get update failed"; return 1; }
 	if ! pkg_resolve "${pkgs[@]}"; then
@@ -207,7 +230,8 @@ pkg_install() {
 	DEBIAN_FRONTEND=noninteractive apt-get "${PKG_OPTS[@]}" install -y -q --no-install-recommends \
 		"${PKG_ARGS[@]}" >"$log" 2>&1 || rc=$?
 	[ -z "$ours" ] || rm -f "$policy"
-	for u in $(comm -13 <(echo "$before") <(pkg_enabled_units)); do
+	for u in $(pkg_enabled_units); do
+		grep -q -x -F "$u" <<<"$before" && continue
 		pkg_log "disabling $u, which the install enabled"
 		systemctl disable -q "$u" >&2 || rc=1
 	done
