@@ -46,3 +46,10 @@ usage_from_header() {
 	awk 'NR > 1 && !/^#/ { exit } NR > 1 && !/SPDX-License-Identifier/ { sub(/^# ?/, ""); print }' "$0" |
 		sed '1{/^$/d}'
 }
+
+# Every script that sources this file answers -h and --help, anywhere among
+# its arguments, with its header, before it installs or builds anything.
+for _arg in "$@"; do
+	case $_arg in -h|--help) usage_from_header; exit 0 ;; esac
+done
+unset _arg
