@@ -16,11 +16,14 @@
 #   TEST_KMOD_CACHE  cache root (default ~/.cache/test-kmod-rust)
 
 set -euo pipefail
+for a in "$@"; do
+	case $a in -h|--help) sed -n '4,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
+done
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REV=${1:?usage: build-base.sh REV}
 REPO=$(git -C "$HERE" rev-parse --show-toplevel)
-CACHE=${TEST_KMOD_CACHE:-$HOME/.cache/test-kmod-rust}
+CACHE=${TEST_KMOD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/test-kmod-rust}
 
 commit=$(git -C "$REPO" rev-parse --verify --quiet "$REV^{commit}") || {
 	echo "build-base.sh: $REV is not a commit of $REPO" >&2

@@ -28,6 +28,9 @@
 # Exits non-zero on any failure.  Safe to run repeatedly.
 
 set -euo pipefail
+for a in "$@"; do
+	case $a in -h|--help) sed -n '4,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
+done
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [ -n "${CARGO_TARGET_DIR:-}" ]; then
@@ -37,7 +40,7 @@ if [ -n "${CARGO_TARGET_DIR:-}" ]; then
 	esac
 	export CARGO_TARGET_DIR
 fi
-CACHE=${TEST_KMOD_CACHE:-$HOME/.cache/test-kmod-rust}
+CACHE=${TEST_KMOD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/test-kmod-rust}
 export KDIR=${KDIR:-$CACHE/linux-source-7.3}
 FUZZ_SECONDS=${FUZZ_SECONDS:-0}
 
