@@ -161,12 +161,28 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Alternate the binaries, BENCH_RUNS runs each, and print the medians.
 python3 - "$BENCH_RUNS" "$TMP" "$THIS" "$BASE_BIN" "$BENCH_LOG" "$DENSE_LOG" <<'PY'
-import os, statistics, sys, time
+import os, statistics, subprocess, sys, time
 
 runs, tmp, this, base = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 logs = sys.argv[5:]
 bins = [("base", base), ("this", this)] if base else [("this", this)]
 modes = [("JUnit", [], "out.xml"), ("--json", ["--json"], "out.json")]
+
+def kunit_cli(path):
+    """Whether the binary has kunit.py's options (--json[=FILE], the
+    report on stdout), or is a baseline from before them (--json switched
+    -o's format)."""
+    out = subprocess.run([path, "--help"], capture_output=True, text=True).stdout
+    return "--raw_output" in out
+
+new_cli = {name: kunit_cli(path) for name, path in bins}
+
+def argv_for(name, path, args, out, log):
+    """The same work for either command line: the document to `out`, no
+    report."""
+    if new_cli[name] and args == ["--json"]:
+        return [path, "-q", "--json=" + out, log]
+    return [path, "-q", *args, "-o", out, log]
 
 def once(argv):
     """Wall and CPU seconds and peak RSS (MB) of one run."""
@@ -193,7 +209,7 @@ for i in range(runs):
         for mode, args, out in modes:
             order = bins if i % 2 == 0 else bins[::-1]
             for name, path in order:
-                argv = [path, "-q", *args, "-o", os.path.join(tmp, out), log]
+                argv = argv_for(name, path, args, os.path.join(tmp, out), log)
                 samples.setdefault((log, mode, name), []).append(once(argv))
 
 med = lambda xs: statistics.median(xs)
@@ -230,7 +246,7 @@ echo "kunit.py parse --json, once per log (wall s, CPU s, peak RSS MB):"
 for log in "$BENCH_LOG" "$DENSE_LOG"; do
 	/usr/bin/time -f '%e %U %S %M' -o "$TMP/kunit.time" \
 		python3 "$KUNIT" parse --json="$TMP/kunit.json" "$log" >/dev/null 2>&1 || true
-	"$THIS" -q --json -o "$TMP/ours.json" "$log" || true
+	"$THIS" -q --json="$TMP/ours.json" "$log" || true
 	# (/usr/bin/time puts "Command exited with non-zero status" first.)
 	read -r wall user sys rss < <(tail -n 1 "$TMP/kunit.time")
 	same="JSON differs from ktap2junit --json"

@@ -20,7 +20,8 @@ mod reader;
 pub mod writers;
 
 pub use reader::{
-    MAX_LINE_BYTES, parse_reader, parse_reader_with, parse_threaded, parse_threaded_with,
+    MAX_LINE_BYTES, RawOutput, parse_reader, parse_reader_with, parse_threaded,
+    parse_threaded_with, raw_output,
 };
 
 /// Parse a string (convenience for tests and tools).

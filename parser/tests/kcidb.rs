@@ -65,12 +65,24 @@ fn the_report_and_the_exit_code_do_not_change() {
         (PASSING, 0),
         (&b"KTAP version 1\n1..1\nnot ok 1 x\n"[..], 1),
     ] {
-        let plain = run(&["-q"], Some(input));
+        let plain = run(&["--junit"], Some(input));
         let kcidb_path = temp_path("doc.json");
-        let with = run(&["-q", "--kcidb", path_str(&kcidb_path)], Some(input));
+        let with = run(&["--junit", "--kcidb", path_str(&kcidb_path)], Some(input));
         assert_eq!(plain.status.code(), Some(code));
         assert_eq!(with.status.code(), Some(code));
-        assert_eq!(plain.stdout, with.stdout, "the JUnit report is the same");
+        // The report and the JUnit are the same (no note about KCIDB).
+        let untimed = |o: &[u8]| {
+            String::from_utf8_lossy(o)
+                .lines()
+                .map(|l| {
+                    l.get(11..)
+                        .filter(|_| l.starts_with('['))
+                        .unwrap_or(l)
+                        .to_owned()
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(untimed(&plain.stdout), untimed(&with.stdout));
         let doc: Value =
             serde_json::from_slice(&std::fs::read(&kcidb_path).expect("read")).expect("JSON");
         let _ = std::fs::remove_file(&kcidb_path);
@@ -102,18 +114,65 @@ fn bad_options_are_refused_with_exit_2() {
         assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
         assert!(out.stdout.is_empty(), "{args:?}");
     }
+    for prefix in ["", ".kunit", "kunit.", "kunit..exec", "kunit exec", "k:x"] {
+        let out = run(
+            &["-q", "--kcidb", "-", "--kcidb-path-prefix", prefix],
+            Some(PASSING),
+        );
+        assert_eq!(out.status.code(), Some(2), "{prefix:?}");
+        assert!(stderr(&out).contains("path prefix"), "{}", stderr(&out));
+    }
+    // Alone on standard output (no report with -q).
     let out = run(&["-q", "--kcidb", "-"], Some(PASSING));
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("-o FILE"), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("KCIDB JSON");
+    assert_eq!(tests(&doc).len(), 2);
+    // An output that cannot be written is kunit.py's 1.
     let out = run(
         &["-q", "--kcidb", "/nonexistent/dir/doc.json"],
         Some(PASSING),
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("/nonexistent/dir/doc.json"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// `--kcidb-path-prefix` puts the fleet's job path in front of every test
+/// path (and so into the ids), as KernelCI names KUnit (`kunit.exec`) and
+/// kselftest (`kselftest.kmod`) results.
+#[test]
+fn path_prefix_goes_in_front_of_every_path() {
+    let input = std::fs::read(data("test_kmod_two_runs.log")).expect("read");
+    let (plain, _) = kcidb(&[], &input);
+    let (prefixed, _) = kcidb(&["--kcidb-path-prefix", "kunit.exec"], &input);
+    let paths = |d: &Value| -> Vec<String> {
+        tests(d)
+            .iter()
+            .map(|t| t["path"].as_str().expect("path").to_owned())
+            .collect()
+    };
+    let want: Vec<String> = paths(&plain)
+        .iter()
+        .map(|p| format!("kunit.exec.{p}"))
+        .collect();
+    assert_eq!(paths(&prefixed), want);
+    for (t, p) in tests(&prefixed).iter().zip(&want) {
+        assert!(
+            t["id"].as_str().expect("id").ends_with(&format!(":{p}")),
+            "{t}"
+        );
+    }
+    let (kselftest, _) = kcidb(
+        &["--kcidb-path-prefix", "kselftest.kmod"],
+        &std::fs::read(data("kselftest_kmod.log")).expect("read"),
+    );
+    assert!(
+        paths(&kselftest)
+            .iter()
+            .all(|p| p.starts_with("kselftest.kmod."))
     );
 }
 
@@ -386,6 +445,15 @@ fn kcidb_io_validates_the_document_of_every_input() {
     write("hostile-names".into(), &[], Some(&hostile_names_log()));
     write("hostile-excerpt".into(), &[], Some(&hostile_excerpt_log()));
     write("empty".into(), &[], Some(b""));
+    write(
+        "path-prefix".into(),
+        &[
+            "--kcidb-path-prefix",
+            "kunit.exec",
+            path_str(&data("test_kmod_nested.log")),
+        ],
+        None,
+    );
     let kernel: Vec<PathBuf> = std::fs::read_dir(test_data(&kdir()))
         .expect("test_data")
         .map(|e| e.expect("entry").path())
@@ -417,7 +485,7 @@ fn kcidb_io_validates_the_document_of_every_input() {
         .sum();
     println!(
         "kcidb-io validated {} documents ({} samples, {} kernel logs, all samples at once, \
-         hostile names, hostile excerpt, empty input) with {tests} tests",
+         hostile names, hostile excerpt, empty input, a path prefix) with {tests} tests",
         docs.len(),
         samples.len(),
         kernel.len()

@@ -426,7 +426,7 @@ fn times_come_from_printk_timestamps() {
 fn crash_mid_suite_reports_missing_tests_as_errors() {
     let k = kdir();
     let path = test_data(&k).join("test_kernel_panic_interrupt.log");
-    let out = run(&["-q", path.to_str().expect("utf-8 path")], None);
+    let out = run(&["-q", "--junit", path.to_str().expect("utf-8 path")], None);
     assert_eq!(out.status.code(), Some(1));
     let xml = String::from_utf8(out.stdout).expect("utf-8");
     assert!(
@@ -444,7 +444,7 @@ fn junit_of_every_kernel_log_is_junit_reports_and_validates() {
     let k = kdir();
     for (log, _, _) in KERNEL_EXPECTED {
         let path = test_data(&k).join(log);
-        let out = run(&["-q", path.to_str().expect("utf-8 path")], None);
+        let out = run(&["-q", "--junit", path.to_str().expect("utf-8 path")], None);
         assert!(out.status.code().is_some_and(|c| c <= 1), "{log}");
         // What junit-report itself writes for the whole tree.
         let parsed = parse_file(&path, false);

@@ -17,7 +17,7 @@ fn tree(name: &str) -> String {
 
 fn junit(name: &str) -> (Option<i32>, String) {
     let path = data(name);
-    let out = run(&["-q", path.to_str().expect("utf-8 path")], None);
+    let out = run(&["-q", "--junit", path.to_str().expect("utf-8 path")], None);
     let xml = String::from_utf8(out.stdout).expect("JUnit is UTF-8");
     (out.status.code(), xml)
 }
@@ -374,16 +374,30 @@ main FAILURE 1/2/0/3/0
 }
 
 /// The JUnit, `--json`, exit status and stderr of the CLI on a sample.
+/// Run the CLI on sample `name`: its exit status, the document (JUnit, or
+/// JSON with `--json` in `args`) and the report on standard output
+/// (without its timestamps).
 fn cli(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
     let path = data(name);
-    let mut all = args.to_vec();
+    let doc = temp_path("doc");
+    let json = args.contains(&"--json");
+    let to = format!(
+        "--{}={}",
+        if json { "json" } else { "junit" },
+        doc.display()
+    );
+    let mut all: Vec<&str> = args.iter().copied().filter(|&a| a != "--json").collect();
+    all.push(&to);
     all.push(path.to_str().expect("utf-8 path"));
     let out = run(&all, None);
-    (
-        out.status.code(),
-        String::from_utf8(out.stdout).expect("UTF-8 output"),
-        String::from_utf8(out.stderr).expect("UTF-8 stderr"),
-    )
+    let document = std::fs::read_to_string(&doc).expect("document written");
+    let _ = std::fs::remove_file(&doc);
+    let report = String::from_utf8(out.stdout)
+        .expect("UTF-8 output")
+        .lines()
+        .map(|l| format!("{}\n", l.get(11..).unwrap_or(l)))
+        .collect();
+    (out.status.code(), document, report)
 }
 
 /// A CI lab's kselftest log: nested TAP, wrapped in `# ` as kselftest
@@ -430,7 +444,7 @@ main SUCCESS 1/0/0/0/1
     let (code, xml, err) = cli(name, &[]);
     assert_eq!(code, Some(0), "{err}");
     assert!(
-        err.ends_with("Testing complete. Ran 2 tests: passed: 2, errors: 1\n"),
+        err.contains("\nTesting complete. Ran 2 tests: passed: 2, errors: 1\n"),
         "{err}"
     );
     assert!(
@@ -491,7 +505,7 @@ main NO_TESTS 0/0/0/0/1
     let (code, xml, err) = cli(name, &[]);
     assert_eq!(code, Some(1));
     assert!(
-        err.ends_with("Testing complete. Ran 1 tests: crashed: 1, errors: 2\nFailures: test 1\n"),
+        err.contains("\nTesting complete. Ran 1 tests: crashed: 1, errors: 2\n"),
         "{err}"
     );
     assert!(
@@ -522,10 +536,13 @@ fn every_junit_validates_against_the_xsd() {
     let all: Vec<&str> = paths.iter().map(|p| p.to_str().expect("path")).collect();
     let mut runs: Vec<(String, Vec<&str>)> = Vec::new();
     for p in &all {
-        runs.push((p.to_string(), vec!["-q", p]));
-        runs.push((format!("--all-logs {p}"), vec!["-q", "--all-logs", p]));
+        runs.push((p.to_string(), vec!["-q", "--junit", p]));
+        runs.push((
+            format!("--all-logs {p}"),
+            vec!["-q", "--junit", "--all-logs", p],
+        ));
     }
-    let mut at_once = vec!["-q", "--name", "kmod <CI> & 'co' \"x\""];
+    let mut at_once = vec!["-q", "--junit", "--name", "kmod <CI> & 'co' \"x\""];
     at_once.extend(&all);
     runs.push(("all samples, --name".to_owned(), at_once));
     // Hostile input, the same every time: bytes from a fixed generator.
@@ -553,10 +570,10 @@ fn every_junit_validates_against_the_xsd() {
         random.to_str().expect("path"),
         random_ktap.to_str().expect("path"),
     );
-    runs.push(("random bytes".to_owned(), vec!["-q", r1]));
+    runs.push(("random bytes".to_owned(), vec!["-q", "--junit", r1]));
     runs.push((
         "random bytes in KTAP".to_owned(),
-        vec!["-q", "--all-logs", r2],
+        vec!["-q", "--junit", "--all-logs", r2],
     ));
     for (what, args) in runs {
         let out = run(&args, None);

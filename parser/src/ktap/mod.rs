@@ -46,7 +46,7 @@ mod tree;
 pub use grammar::{Directive, Line, ResultLine, VersionKind};
 pub use lexer::{Lexed, Lexer};
 pub use report::Report;
-pub use test::{Counts, Details, Parsed, Status, Test, Warning};
+pub use test::{Counts, Details, ErrorAt, ParseError, Parsed, Status, Test, Warning};
 pub use tree::{Options, TreeBuilder};
 
 pub(crate) use grammar::{END_MARKERS, is_ascii_py_space, py_rstrip, scan_kernel_tokens};

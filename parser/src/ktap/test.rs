@@ -106,7 +106,9 @@ impl Counts {
 impl std::fmt::Display for Counts {
     /// `Ran N tests: passed: X, failed: Y, ...` as kunit.py prints it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Ran {} tests:", self.total())?;
+        // kunit: f'Ran {total} tests: ' + ', '.join(...), so "Ran 0
+        // tests: " keeps its space when nothing is counted.
+        write!(f, "Ran {} tests: ", self.total())?;
         let parts = [
             ("passed", self.passed),
             ("failed", self.failed),
@@ -114,7 +116,7 @@ impl std::fmt::Display for Counts {
             ("skipped", self.skipped),
             ("errors", self.errors),
         ];
-        let mut sep = " ";
+        let mut sep = "";
         for (label, n) in parts.into_iter().filter(|&(_, n)| n > 0) {
             write!(f, "{sep}{label}: {n}")?;
             sep = ", ";
@@ -141,6 +143,12 @@ pub struct Details {
     pub attributes: Vec<(String, String)>,
     /// The plan (`1..N`), if the test had one.
     pub expected_count: Option<u64>,
+    /// The errors kunit_parser.py reports about this test while parsing,
+    /// in order, each with where its report prints it.
+    pub errors: Vec<ParseError>,
+    /// The test started with a version line but no `# Subtest:` line:
+    /// kunit's report printed its header before it had a name.
+    pub anonymous_header: bool,
 }
 
 /// One test (a leaf test case, a suite with subtests, or a run's "main").
@@ -204,12 +212,35 @@ impl Test {
             log_dropped: 0,
             attributes: Vec::new(),
             expected_count: None,
+            errors: Vec::new(),
+            anonymous_header: false,
         };
         self.details.as_deref().unwrap_or(&EMPTY)
     }
 
     pub(crate) fn details_mut(&mut self) -> &mut Details {
         self.details.get_or_insert_with(Box::default)
+    }
+
+    /// Move the errors printed before `self` to the front of `child`'s: a
+    /// run prints no header, so its errors before its first test are
+    /// printed just before that test (and stay with that test when the
+    /// run's tests are handed over one at a time).
+    pub(crate) fn hand_errors_to(&mut self, child: &mut Test) {
+        let Some(d) = self.details.as_deref_mut() else {
+            return;
+        };
+        if !d.errors.iter().any(|e| e.at == ErrorAt::Before) {
+            return;
+        }
+        let (before, rest) = std::mem::take(&mut d.errors)
+            .into_iter()
+            .partition(|e| e.at == ErrorAt::Before);
+        d.errors = rest;
+        let c = child.details_mut();
+        let mut all: Vec<ParseError> = before;
+        all.append(&mut c.errors);
+        c.errors = all;
     }
 
     /// Skip reason ("" if none).
@@ -222,6 +253,35 @@ impl Test {
         let log = &self.details().log;
         log.split('\n').filter(move |_| !log.is_empty())
     }
+}
+
+/// An error kunit_parser.py reports while it parses (`Test.add_error()`,
+/// which prints `[ERROR] Test: NAME: MESSAGE` at once), kept with the test
+/// its report prints it beside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// The name the erring test had when the error was found (a suite is
+    /// named by its `# Subtest:` line, a test case only by its result
+    /// line; a run is "main").
+    pub test: String,
+    /// kunit's message (`missing expected subtest!`, ...).
+    pub message: String,
+    /// Where the report prints it.
+    pub at: ErrorAt,
+}
+
+/// Where kunit's report prints a [`ParseError`] kept with a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorAt {
+    /// Before the test's own lines: the errors of its version line, and
+    /// its parent's errors about it (a missing subtest; a run's errors
+    /// before its first test).
+    Before,
+    /// After its subtests, before its result line or footer.
+    End,
+    /// As [`ErrorAt::End`], after the test's log (kunit prints the log
+    /// before `No more test results!` and `0 tests run!`).
+    EndAfterLog,
 }
 
 /// A parser warning (a parse error in kunit_parser.py's terms, or a line

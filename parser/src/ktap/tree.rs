@@ -56,7 +56,7 @@ use super::grammar::{Directive, Line, ResultLine, VersionKind};
 use super::lexer::Lexed;
 use super::log::Log;
 use super::recycle::Recycler;
-use super::test::{Parsed, Status, Test, Warning};
+use super::test::{ErrorAt, ParseError, Parsed, Status, Test, Warning};
 
 /// Builder options.
 #[derive(Debug, Clone)]
@@ -452,6 +452,13 @@ impl TreeBuilder {
             let mut t = Test::new("<missing>");
             t.status = Status::FailureToParse;
             t.counts.errors = 1;
+            t.details_mut().errors.push(ParseError {
+                test: "<missing>".to_owned(),
+                message: "Could not find any KTAP output. Did any KUnit tests run?\n\
+                          Try running with the --raw_output=all option to see any log messages."
+                    .to_owned(),
+                at: ErrorAt::Before,
+            });
             self.warn(
                 "could not find any KTAP output (no \"KTAP version 1\" or \"TAP version N\" line)"
                     .to_owned(),
@@ -476,16 +483,38 @@ impl TreeBuilder {
         }
     }
 
-    /// kunit's `Test.add_error()` on the test of frame `idx`.
-    fn add_error(&mut self, idx: usize, msg: &str) {
+    /// kunit's `Test.add_error()` on the test of frame `idx`, kept with
+    /// that test where kunit's report prints it.
+    fn add_error(&mut self, idx: usize, msg: &str, at: ErrorAt) {
+        if let Some(e) = self.count_error(idx, msg, msg, at)
+            && let Some(f) = self.stack.get_mut(idx)
+        {
+            f.test.details_mut().errors.push(e);
+        }
+    }
+
+    /// Count an error of the test of frame `idx` and warn (`warning`, or
+    /// kunit's `msg` with more detail); the error as kunit reports it.
+    fn count_error(
+        &mut self,
+        idx: usize,
+        msg: &str,
+        warning: &str,
+        at: ErrorAt,
+    ) -> Option<ParseError> {
         let name = match self.stack.get_mut(idx) {
             Some(f) => {
                 f.test.counts.errors = f.test.counts.errors.saturating_add(1);
                 f.test.name.clone()
             }
-            None => return,
+            None => return None,
         };
-        self.warn(format!("test '{name}': {msg}"));
+        self.warn(format!("test '{name}': {warning}"));
+        Some(ParseError {
+            test: name,
+            message: msg.to_owned(),
+            at,
+        })
     }
 
     /// Offer a line to the tests in progress until one consumes it,
@@ -657,9 +686,11 @@ impl TreeBuilder {
         let min = known.first().copied().unwrap_or(0);
         let max = known.last().copied().unwrap_or(0);
         if *version < min {
-            self.add_error(idx, &format!("{label} version lower than expected!"));
+            let msg = format!("{label} version lower than expected!");
+            self.add_error(idx, &msg, ErrorAt::Before);
         } else if *version > max {
-            self.add_error(idx, &format!("{label} version higher than expected!"));
+            let msg = format!("{label} version higher than expected!");
+            self.add_error(idx, &msg, ErrorAt::Before);
         }
         Step::Consumed
     }
@@ -684,6 +715,11 @@ impl TreeBuilder {
             },
         ) = cur
         else {
+            if f.parent_test {
+                // A version line without `# Subtest:`: kunit prints the
+                // header before the result line names the test.
+                f.test.details_mut().anonymous_header = true;
+            }
             return Step::Again;
         };
         f.parent_test = true;
@@ -793,6 +829,23 @@ impl TreeBuilder {
                     d.log = log.take_text(lent(&self.lent));
                     d.log_dropped = log.dropped;
                 }
+                let num = f.test_num;
+                // kunit reports the error on the parent, just before the
+                // missing test's result.
+                if let Some(e) = self.count_error(
+                    idx,
+                    "missing expected subtest!",
+                    &format!("missing expected subtest! (test {num} of {n})"),
+                    ErrorAt::Before,
+                ) {
+                    t.details_mut().errors.push(e);
+                }
+                let Some(f) = self.stack.last_mut() else {
+                    return Step::Consumed;
+                };
+                if idx == 0 {
+                    f.test.hand_errors_to(&mut t);
+                }
                 f.test.counts.add_status(Status::Crashed);
                 if self.opts.stream && idx == 0 {
                     f.streamed += 1;
@@ -802,11 +855,6 @@ impl TreeBuilder {
                 }
                 f.test_num = f.test_num.saturating_add(1);
                 f.missing_made += 1;
-                let num = f.test_num - 1;
-                self.add_error(
-                    idx,
-                    &format!("missing expected subtest! (test {num} of {n})"),
-                );
                 return Step::Again;
             }
             let log = std::mem::take(&mut f.pending);
@@ -859,14 +907,14 @@ impl TreeBuilder {
         };
         let name_set = !f.test.name.is_empty();
         if name_set && !self.peek_test_name_match(cur, &f.test.name) {
-            self.add_error(idx, "missing subtest result line!");
+            self.add_error(idx, "missing subtest result line!", ErrorAt::End);
             return self.no_result();
         }
         let Some(l) = cur else {
             if let Some(f) = self.stack.last_mut() {
                 f.test.status = Status::NoTests;
             }
-            self.add_error(idx, "No more test results!");
+            self.add_error(idx, "No more test results!", ErrorAt::EndAfterLog);
             return self.no_result();
         };
         let Line::Result(r) = &l.line else {
@@ -887,6 +935,7 @@ impl TreeBuilder {
             self.add_error(
                 idx,
                 &format!("Expected test number {expected_num} but found {}", r.number),
+                ErrorAt::End,
             );
         }
         self.finish_test();
@@ -956,6 +1005,11 @@ impl TreeBuilder {
             t.counts.errors = t.counts.errors.saturating_add(1);
             let name = t.name.clone();
             self.warn(format!("test '{name}': 0 tests run!"));
+            t.details_mut().errors.push(ParseError {
+                test: name,
+                message: "0 tests run!".to_owned(),
+                at: ErrorAt::EndAfterLog,
+            });
         }
         let t = &mut f.test;
         t.is_parent = f.parent_test && f.is_subtest;
@@ -1006,11 +1060,14 @@ impl TreeBuilder {
             self.pools.put_log(std::mem::take(&mut f.log));
         }
 
-        let test = std::mem::replace(&mut f.test, Test::new(""));
+        let mut test = std::mem::replace(&mut f.test, Test::new(""));
         self.pools.put_frame(f);
         let top_level = self.stack.len() == 1;
         match self.stack.last_mut() {
             Some(parent) => {
+                if top_level {
+                    parent.test.hand_errors_to(&mut test);
+                }
                 parent.test.counts.add(&test.counts);
                 if end.is_some() {
                     parent.mark_ts = end;

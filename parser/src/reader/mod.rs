@@ -32,7 +32,9 @@ mod threads;
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use crate::ktap::{Lexer, LexerState, Options, Parsed, Test, TreeBuilder, VERSION_MARKER, Warning};
+use crate::ktap::{
+    Lexer, LexerState, Line, Options, Parsed, Test, TreeBuilder, VERSION_MARKER, Warning,
+};
 
 use ahead::{PlainLog, Token};
 use chunks::{End, Input};
@@ -260,6 +262,67 @@ pub fn parse_threaded_with<R: Read + Send + 'static>(
     on_test: &mut dyn FnMut(usize, &Test),
 ) -> (Parsed, Option<io::Error>) {
     threads::parse(r, opts, on_test, &Config::default())
+}
+
+/// What [`raw_output`] gives of the input (kunit.py's `--raw_output`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawOutput {
+    /// Every line (`--raw_output=all`, `=full`).
+    All,
+    /// The lines of the KTAP output, the kernel prefix stripped
+    /// (`--raw_output=kunit`: kunit's `extract_tap_lines()`).
+    Kunit,
+}
+
+/// kunit.py's `--raw_output`: hand `out` every line of the input
+/// ([`RawOutput::All`]) or the lines of its KTAP output as the core's
+/// lexer sees them ([`RawOutput::Kunit`]: the prefix stripped; the
+/// version line through the line before an end marker, and, as the parser
+/// reads them, the runs after it), each without trailing whitespace.
+/// The lines are cut and decoded as the parser's are.  `Err` is `out`'s
+/// error; `Ok(Some(_))` a read error, after the lines read before it.
+pub fn raw_output<R: Read>(
+    r: R,
+    what: RawOutput,
+    out: &mut dyn FnMut(&str) -> io::Result<()>,
+) -> io::Result<Option<io::Error>> {
+    let cfg = Config {
+        workers: 1,
+        ..Config::default()
+    };
+    let mut input = Input::new(r);
+    let mut lexer = Lexer::new();
+    // Whether a run is in progress decides how a version line is lexed:
+    // the tree builder knows (it keeps no test: each is handed over).
+    let mut tree = TreeBuilder::new(Options {
+        stream: true,
+        ..Options::default()
+    });
+    let mut line_no = 0;
+    let mut buf = Vec::new();
+    loop {
+        let (_, end) = input.read(&mut buf, &cfg);
+        let mut truncated = 0;
+        let text = chunks::decode(std::mem::take(&mut buf), cfg.max_line, &mut truncated);
+        for raw in text.split_terminator('\n') {
+            match what {
+                RawOutput::All => out(crate::ktap::py_rstrip(raw))?,
+                RawOutput::Kunit => {
+                    line_no += 1;
+                    let lexed = lexer.lex(raw, tree.is_idle());
+                    if !matches!(lexed.line, Line::Outside | Line::End) {
+                        out(lexed.text)?;
+                    }
+                    tree.feed(&lexed, line_no);
+                    tree.hand_over(&mut |_, _| {});
+                }
+            }
+        }
+        buf = text.into_bytes();
+        if let Some(error) = end {
+            return Ok(error);
+        }
+    }
 }
 
 /// Read, lex ahead and build, a chunk at a time, in this thread.

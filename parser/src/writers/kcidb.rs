@@ -58,6 +58,9 @@ pub struct KcidbOptions {
     pub checkout_id: Option<String>,
     /// `start_time` of every test, if known.
     pub start_time: Option<OffsetDateTime>,
+    /// Dotted path components put in front of every test's path, as a
+    /// fleet names its test jobs (`kunit.exec`, `kselftest.kmod`).
+    pub path_prefix: Option<String>,
 }
 
 impl Default for KcidbOptions {
@@ -67,7 +70,27 @@ impl Default for KcidbOptions {
             build_id: None,
             checkout_id: None,
             start_time: None,
+            path_prefix: None,
         }
+    }
+}
+
+/// Check a path prefix: dotted components of `[a-zA-Z0-9_-]` (the
+/// schema's path is `[.a-zA-Z0-9_-]*`; an empty component would leave
+/// two dots).
+pub fn check_path_prefix(prefix: &str) -> Result<(), String> {
+    let ok = |c: &str| {
+        !c.is_empty()
+            && c.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    if prefix.split('.').all(ok) {
+        Ok(())
+    } else {
+        Err(format!(
+            "path prefix {prefix:?}: must be dot-separated names of a-z, A-Z, 0-9, _ and - \
+             (such as kunit.exec)"
+        ))
     }
 }
 
@@ -111,6 +134,9 @@ impl KcidbOptions {
         if let Some(t) = self.start_time {
             t.format(&Rfc3339)
                 .map_err(|e| format!("start time {t}: {e}"))?;
+        }
+        if let Some(p) = &self.path_prefix {
+            check_path_prefix(p)?;
         }
         Ok(())
     }
@@ -482,7 +508,10 @@ impl<'w, W: Write + ?Sized> KcidbStream<'w, W> {
             self.used.clear();
         }
         let name = unique(&mut self.used, &component(t));
-        let mut path = name;
+        let mut path = match &self.opts.path_prefix {
+            Some(p) => format!("{p}.{name}"),
+            None => name,
+        };
         self.node(t, &mut path)?;
         self.spool.settle();
         Ok(())

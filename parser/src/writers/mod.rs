@@ -5,7 +5,8 @@
 //!   in the bytes junit-report writes;
 //! * [`json`] – exactly what `kunit.py parse --json` prints;
 //! * [`kcidb`] – the document KernelCI's KCIDB takes (I/O schema 5.3);
-//! * [`summary`] – kunit.py's summary line, on stderr;
+//! * [`report`] – kunit.py's human report (`kunit.py parse`'s standard
+//!   output): test by test, `--failed`, `--summary`;
 //! * [`xml`] – the escaper every XML value goes through.
 //!
 //! Each takes the top-level tests one at a time as the parser hands them
@@ -15,6 +16,8 @@ pub mod json;
 pub mod junit;
 pub mod kcidb;
 mod plain;
+pub mod report;
 mod spool;
-pub mod summary;
 pub mod xml;
+
+pub use spool::Deferred;

@@ -130,6 +130,36 @@ impl Spool {
     }
 }
 
+/// A document written now and copied to its destination later (what goes
+/// to standard output after kunit.py's report, which is printed while the
+/// input is parsed): its bytes wait in a [`Spool`].
+#[derive(Debug, Default)]
+pub struct Deferred(Spool);
+
+impl Deferred {
+    /// An empty one.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Copy every byte written, in order, to `w`.
+    pub fn write_to<W: Write + ?Sized>(self, w: &mut W) -> io::Result<()> {
+        self.0.write_to(w)
+    }
+}
+
+impl Write for Deferred {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.mem.extend_from_slice(buf);
+        self.0.settle();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
