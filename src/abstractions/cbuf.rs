@@ -14,6 +14,8 @@ use core::fmt;
 
 /// A writer over a caller's byte buffer with `scnprintf()`'s truncation.
 ///
+/// `Send` and `Sync` as `&mut [u8]` is (derived, no raw pointer inside).
+///
 /// # Invariants
 ///
 /// `len < buf.len()`, `buf[..len]` holds what was written and `buf[len]` is 0.

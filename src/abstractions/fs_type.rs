@@ -16,6 +16,11 @@ use kernel::{
 /// A registered file system type, with a reference on its module held for as
 /// long as this value lives.
 ///
+/// Only the fields that stay put while the type is registered (`name`,
+/// `owner`) are read, each through the raw pointer: the VFS writes others
+/// (`next`, `fs_supers`) at any time, so no reference to the whole struct
+/// is made.
+///
 /// # Invariants
 ///
 /// `ptr` was returned by a successful `get_fs_type()`, whose module reference
@@ -24,6 +29,15 @@ use kernel::{
 pub(crate) struct FileSystemType {
     ptr: NonNull<bindings::file_system_type>,
 }
+
+// SAFETY: The value owns a module reference, which `module_put()` may give
+// back from any thread, and reads only fields that do not change while the
+// type is registered.
+unsafe impl Send for FileSystemType {}
+
+// SAFETY: `&FileSystemType` only reads `name`, which does not change while
+// the type is registered, so it may be shared between threads.
+unsafe impl Sync for FileSystemType {}
 
 impl FileSystemType {
     /// Looks up file system type `name`, loading its module if needed.
@@ -40,8 +54,10 @@ impl FileSystemType {
     /// The type's name, as registered.
     pub(crate) fn name(&self) -> &CStr {
         // SAFETY: By the type invariant the type stays registered, and with
-        // it its name, a static NUL-terminated string of the providing module.
-        unsafe { CStr::from_char_ptr(self.ptr.as_ref().name) }
+        // it its name, a static NUL-terminated string of the providing
+        // module, set before registration and never written after; only
+        // that field is read.
+        unsafe { CStr::from_char_ptr((*self.ptr.as_ptr()).name) }
     }
 }
 
@@ -51,9 +67,10 @@ impl Drop for FileSystemType {
         #[cfg(CONFIG_MODULE_UNLOAD)]
         // SAFETY: By the type invariant we own one reference on `owner`
         // (which `module_put()` accepts NULL for), and the type is still
-        // registered, so reading `owner` is valid; it is put exactly once.
+        // registered, so reading that field (set before registration, never
+        // written after) is valid; it is put exactly once.
         unsafe {
-            bindings::module_put(self.ptr.as_ref().owner)
+            bindings::module_put((*self.ptr.as_ptr()).owner)
         };
     }
 }
@@ -62,15 +79,14 @@ impl Drop for FileSystemType {
 #[kernel::macros::kunit_tests(rust_fs_type)]
 mod tests {
     use super::*;
+    use crate::abstractions::kunit_skip::ensure;
 
     /// ramfs is always built in (`CONFIG_SHMEM` or not).
     #[test]
-    fn finds_a_built_in_type() {
-        let fs = FileSystemType::get(c"ramfs");
-        assert!(fs.is_some());
-        if let Some(fs) = fs {
-            assert_eq!(fs.name().to_bytes(), b"ramfs");
-        }
+    fn finds_a_built_in_type() -> Result {
+        let fs = FileSystemType::get(c"ramfs").ok_or(ENOENT)?;
+        ensure!(fs.name().to_bytes() == b"ramfs");
+        Ok(())
     }
 
     /// Unknown names and the empty name are not file system types.
@@ -89,7 +105,14 @@ mod tests {
         for _ in 0..64 {
             held.push(FileSystemType::get(c"ramfs").ok_or(ENOENT)?, GFP_KERNEL)?;
         }
-        assert_eq!(held.len(), 64);
+        ensure!(held.len() == 64);
         Ok(())
+    }
+
+    /// References move between threads (`Send`) and are shared (`Sync`).
+    #[test]
+    fn send_and_sync() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<FileSystemType>();
     }
 }

@@ -23,6 +23,10 @@ use kernel::{
 
 /// A running or finished kernel thread started by [`spawn`].
 ///
+/// `Send` and `Sync` are derived from its fields (`ARef<Task>` and
+/// `Arc<Completion>` are both): joining it, that is `kthread_stop()`, may
+/// happen on any thread, and `&KThread` gives nothing to share.
+///
 /// # Invariants
 ///
 /// `task` is a kernel thread created by `kthread_create_on_node()` and woken

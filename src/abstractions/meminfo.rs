@@ -2,9 +2,17 @@
 
 //! Memory figures a driver needs to size its own work: `si_mem_available()`
 //! of include/linux/mm.h (what /proc/meminfo shows as `MemAvailable`), and
-//! what every task costs at least: its kernel stack (`THREAD_SIZE`,
-//! `PAGE_SIZE << THREAD_SIZE_ORDER` in the architecture's asm/page_*_types.h
-//! or asm/thread_info.h, doubled or more by KASAN) and its `task_struct`.
+//! what every task costs at least: its kernel stack (`THREAD_SIZE`, doubled
+//! or more by KASAN) and its `task_struct`.
+//!
+//! `THREAD_SIZE` is a C expression bindgen cannot evaluate, so it is
+//! computed here from the constants it is made of, as each architecture's
+//! header defines it: `UL(1) << THREAD_SHIFT` on arm64
+//! (arch/arm64/include/asm/memory.h, where `THREAD_SIZE_ORDER` exists only
+//! when the stack is at least a page), `SZ_16K` on LoongArch
+//! (arch/loongarch/include/asm/thread_info.h, whose `THREAD_SIZE_ORDER` is an
+//! `ilog2()`), and `PAGE_SIZE << THREAD_SIZE_ORDER` everywhere else Rust
+//! builds (x86, RISC-V, arm, UML).
 
 use kernel::{
     bindings,
@@ -12,6 +20,15 @@ use kernel::{
 };
 
 /// `THREAD_SIZE`: the size of every task's kernel stack, in bytes.
+#[cfg(CONFIG_ARM64)]
+pub(crate) const THREAD_SIZE: usize = 1 << bindings::THREAD_SHIFT;
+
+/// `THREAD_SIZE`: the size of every task's kernel stack, in bytes.
+#[cfg(CONFIG_LOONGARCH)]
+pub(crate) const THREAD_SIZE: usize = bindings::THREAD_SIZE as usize;
+
+/// `THREAD_SIZE`: the size of every task's kernel stack, in bytes.
+#[cfg(not(any(CONFIG_ARM64, CONFIG_LOONGARCH)))]
 pub(crate) const THREAD_SIZE: usize = bindings::PAGE_SIZE << bindings::THREAD_SIZE_ORDER;
 
 /// The size of `struct task_struct` as this kernel lays it out (the
@@ -47,12 +64,13 @@ mod tests {
         Ok(())
     }
 
-    /// Stacks are whole pages, at least 8 KiB; KASAN doubles them on
-    /// x86_64 (`KASAN_STACK_ORDER`), to 32 KiB.
+    /// Stacks are at least 8 KiB, a power of two; KASAN doubles them on
+    /// x86_64 (`KASAN_STACK_ORDER`), to 32 KiB.  (Not always whole pages:
+    /// arm64 with 64 KiB pages and no `VMAP_STACK` had 16 KiB stacks.)
     #[test]
     fn stack_size() {
         assert!(THREAD_SIZE >= 8192);
-        assert_eq!(THREAD_SIZE % bindings::PAGE_SIZE, 0);
+        assert!(THREAD_SIZE.is_power_of_two());
         #[cfg(all(CONFIG_X86_64, CONFIG_KASAN))]
         assert!(THREAD_SIZE >= 32 << 10);
         assert!(TASK_STRUCT_SIZE > 1024);

@@ -33,7 +33,8 @@ pub(crate) struct Param<T> {
 }
 
 // SAFETY: By the type invariant every access once the module's code runs is
-// a read, so the value may be read from any thread.
+// a read, so the value may be read from any thread.  (`Send` is not needed:
+// parameters are `static`s.)
 unsafe impl Sync for Param<bool> {}
 
 // SAFETY: As for `Param<bool>`.
@@ -41,11 +42,24 @@ unsafe impl Sync for Param<u32> {}
 
 // SAFETY: As for `Param<bool>`; the string a `charp` points to is not
 // written after parsing either, so it may be read from any thread too.
+// (Not `Send`, for the raw pointer; not needed.)
 unsafe impl Sync for Param<*mut c_char> {}
 
 impl<T> Param<T> {
-    /// A parameter whose value is `default` until the kernel sets it.
-    pub(crate) const fn new(default: T) -> Self {
+    /// A parameter whose value is `default` until the kernel sets it; for
+    /// [`module_param!`].
+    ///
+    /// # Safety
+    ///
+    /// The value must be written only as the type invariant says: by the
+    /// kernel's parameter code, through the `kernel_param` that
+    /// [`module_param!`] makes for it, while it parses the module's
+    /// arguments, before any code of the module runs.  [`module_param!`]
+    /// declares the parameter `static`, read-only, with such a
+    /// `kernel_param`, and is the only intended caller.
+    #[doc(hidden)]
+    pub(crate) const unsafe fn new(default: T) -> Self {
+        // INVARIANT: By the function's contract.
         Self {
             value: UnsafeCell::new(default),
         }
@@ -68,8 +82,10 @@ impl<T> Param<T> {
 pub(crate) type Charp = Param<*mut c_char>;
 
 impl Param<*mut c_char> {
-    /// The string given for the parameter, if one was.
-    pub(crate) fn get(&self) -> Option<&'static CStr> {
+    /// The string given for the parameter, if one was.  The parameter is a
+    /// `static`, and so is the string (the kernel frees it only when the
+    /// module is unloaded).
+    pub(crate) fn get(&'static self) -> Option<&'static CStr> {
         let ptr = *self.read();
         // SAFETY: `param_ops_charp` stores NULL or a NUL-terminated string
         // that it frees only when the module is unloaded (built in: never),
@@ -83,7 +99,7 @@ pub(crate) type BoolEnableOnly = Param<bool>;
 
 impl Param<bool> {
     /// The parameter's value.
-    pub(crate) fn get(&self) -> bool {
+    pub(crate) fn get(&'static self) -> bool {
         *self.read()
     }
 }
@@ -93,7 +109,7 @@ pub(crate) type Uint = Param<u32>;
 
 impl Param<u32> {
     /// The parameter's value.
-    pub(crate) fn get(&self) -> u32 {
+    pub(crate) fn get(&'static self) -> u32 {
         *self.read()
     }
 }
@@ -135,19 +151,24 @@ macro_rules! module_param {
     (module: $module:literal, $vis:vis static $storage:ident: charp,
      name: $name:literal, perm: $perm:literal, desc: $desc:literal $(,)?) => {
         $vis static $storage: $crate::abstractions::param::Charp =
-            $crate::abstractions::param::Param::new(::core::ptr::null_mut());
+            // SAFETY: `@entry` below makes the parameter's `kernel_param`,
+            // with read-only permissions, and nothing else writes the
+            // storage.
+            unsafe { $crate::abstractions::param::Param::new(::core::ptr::null_mut()) };
         $crate::abstractions::param::module_param!(@entry $module, $storage, charp, $name, $perm, $desc);
     };
     (module: $module:literal, $vis:vis static $storage:ident: bool_enable_only = $default:expr,
      name: $name:literal, perm: $perm:literal, desc: $desc:literal $(,)?) => {
         $vis static $storage: $crate::abstractions::param::BoolEnableOnly =
-            $crate::abstractions::param::Param::new($default);
+            // SAFETY: As for `charp`.
+            unsafe { $crate::abstractions::param::Param::new($default) };
         $crate::abstractions::param::module_param!(@entry $module, $storage, bool_enable_only, $name, $perm, $desc);
     };
     (module: $module:literal, $vis:vis static $storage:ident: uint = $default:expr,
      name: $name:literal, perm: $perm:literal, desc: $desc:literal $(,)?) => {
         $vis static $storage: $crate::abstractions::param::Uint =
-            $crate::abstractions::param::Param::new($default);
+            // SAFETY: As for `charp`.
+            unsafe { $crate::abstractions::param::Param::new($default) };
         $crate::abstractions::param::module_param!(@entry $module, $storage, uint, $name, $perm, $desc);
     };
     (@entry $module:literal, $storage:ident, $ty:ident, $name:literal, $perm:literal, $desc:literal) => {
@@ -230,45 +251,59 @@ mod tests {
         kernel::error::to_result(unsafe { (*ops).set.ok_or(EINVAL)?(value.as_char_ptr(), &kp) })
     }
 
-    /// The kernel's `charp` code stores the string; the getter reads it.
+    /// A parameter of the case's own, not in `__param`: only the case
+    /// writes it, through [`set`], and reads it between the writes, in the
+    /// case's thread (so the getters, which need a registered `static`, are
+    /// not used).
+    fn local<T>(default: T) -> Param<T> {
+        // SAFETY: Not a registered parameter: nothing but the case touches
+        // it, and never a write during a read (see above).
+        unsafe { Param::new(default) }
+    }
+
+    /// The kernel's `charp` code stores the string, as given.
     #[test]
     fn charp() -> Result {
-        let param = Param::new(core::ptr::null_mut());
-        assert!(param.get().is_none());
+        let param = local(core::ptr::null_mut::<c_char>());
+        assert!(param.read().is_null());
         let ops = &raw const bindings::param_ops_charp;
         set(&param, ops, c"xfs\n")?;
-        assert_eq!(param.get().map(CStr::to_bytes), Some(&b"xfs\n"[..]));
+        let ptr = *param.read();
+        // SAFETY: `param_ops_charp` stored a NUL-terminated copy, which stays
+        // until `free` below.
+        let same = !ptr.is_null() && unsafe { CStr::from_char_ptr(ptr) }.to_bytes() == b"xfs\n";
         // SAFETY: `param_ops_charp` has `free`, which frees what `set` made.
         unsafe { (*ops).free.ok_or(EINVAL)?(param.value.get().cast()) };
+        assert!(same);
         Ok(())
     }
 
     /// `bool_enable_only` can be switched on, never off again.
     #[test]
     fn bool_enable_only() -> Result {
-        let param = Param::new(false);
+        let param = local(false);
         let ops = &raw const bindings::param_ops_bool_enable_only;
-        assert!(!param.get());
+        assert!(!*param.read());
         set(&param, ops, c"0")?;
-        assert!(!param.get());
+        assert!(!*param.read());
         set(&param, ops, c"Y")?;
-        assert!(param.get());
+        assert!(*param.read());
         assert!(set(&param, ops, c"0") == Err(EROFS));
-        assert!(param.get());
+        assert!(*param.read());
         Ok(())
     }
 
     /// `uint` is `kstrtouint(value, 0)`, prefixes included.
     #[test]
     fn uint() -> Result {
-        let param = Param::new(7u32);
+        let param = local(7u32);
         let ops = &raw const bindings::param_ops_uint;
-        assert_eq!(param.get(), 7);
+        assert_eq!(*param.read(), 7);
         set(&param, ops, c"0x10")?;
-        assert_eq!(param.get(), 16);
+        assert_eq!(*param.read(), 16);
         assert!(set(&param, ops, c"-1") == Err(EINVAL));
         assert!(set(&param, ops, c"4294967296") == Err(ERANGE));
-        assert_eq!(param.get(), 16);
+        assert_eq!(*param.read(), 16);
         Ok(())
     }
 
