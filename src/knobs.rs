@@ -103,31 +103,27 @@ attribute_list! {
     /// The files of a test device, in the order of the C driver's
     /// `test_dev_attrs`.
     pub(crate) static KNOBS: AttributeGroups<Knobs> = [
-        DeviceAttribute::new(c"trigger_config", 0o200, None, Some(Knobs::trigger_config)),
-        DeviceAttribute::new(c"config", 0o444, Some(Knobs::config), None),
-        DeviceAttribute::new(c"reset", 0o200, None, Some(Knobs::reset)),
-        DeviceAttribute::new(
+        DeviceAttribute::new::<0o200>(c"trigger_config", None, Some(Knobs::trigger_config)),
+        DeviceAttribute::new::<0o444>(c"config", Some(Knobs::config), None),
+        DeviceAttribute::new::<0o200>(c"reset", None, Some(Knobs::reset)),
+        DeviceAttribute::new::<0o644>(
             c"config_test_driver",
-            0o644,
             Some(Knobs::show_driver),
             Some(Knobs::store_driver),
         ),
-        DeviceAttribute::new(c"config_test_fs", 0o644, Some(Knobs::show_fs), Some(Knobs::store_fs)),
-        DeviceAttribute::new(
+        DeviceAttribute::new::<0o644>(c"config_test_fs", Some(Knobs::show_fs), Some(Knobs::store_fs)),
+        DeviceAttribute::new::<0o644>(
             c"config_num_threads",
-            0o644,
             Some(Knobs::show_num_threads),
             Some(Knobs::store_num_threads),
         ),
-        DeviceAttribute::new(
+        DeviceAttribute::new::<0o644>(
             c"config_test_case",
-            0o644,
             Some(Knobs::show_test_case),
             Some(Knobs::store_test_case),
         ),
-        DeviceAttribute::new(
+        DeviceAttribute::new::<0o644>(
             c"test_result",
-            0o644,
             Some(Knobs::show_test_result),
             Some(Knobs::store_test_result),
         ),

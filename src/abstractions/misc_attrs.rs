@@ -18,23 +18,41 @@
 //! ```ignore
 //! attribute_list! {
 //!     static ATTRS: AttributeGroups<State> = [
-//!         DeviceAttribute::new(c"value", 0o644, Some(State::show_value), Some(State::store_value)),
-//!         DeviceAttribute::new(c"reset", 0o200, None, Some(State::reset)),
+//!         DeviceAttribute::new::<0o644>(c"value", Some(State::show_value), Some(State::store_value)),
+//!         DeviceAttribute::new::<0o200>(c"reset", None, Some(State::reset)),
 //!     ];
 //! }
 //! let dev = KBox::pin_init(Registration::register(name, &ATTRS, State::new()), GFP_KERNEL)?;
 //! ```
 //!
 //! The files are created together with the device, so there is no moment in
-//! which the device exists without them, and dropping the [`Registration`]
-//! deregisters the device, which waits for every running `show` or `store`
-//! to return before the data behind them goes.
+//! which the device exists without them.  The device node has file
+//! operations with only an owner, as C's `test_kmod` gives its device:
+//! opening it succeeds and holds the module until it is closed.
+//!
+//! Dropping the [`Registration`] first stops new `show` and `store` calls
+//! from reaching the data (they fail with `-ENODEV`) and waits, holding no
+//! lock, for those running to return; only then does it call
+//! `misc_deregister()`.  That one waits for running calls too, but under the
+//! global `misc_mtx`: a `store` that itself waits for a module being loaded
+//! whose init calls `misc_register()` (which takes `misc_mtx`) would never
+//! return, and neither would the deregistration.  Quiescing first, with no
+//! lock held across the wait, avoids both that and the opposite order (a
+//! lock of the driver held across `misc_deregister()`, which a `store`
+//! arriving meanwhile would wait for while the deregistration waits for the
+//! `store`).
 
 use super::cbuf::CBuf;
 use kernel::{
     bindings,
+    new_condvar,
+    new_mutex,
     prelude::*,
     str::CString,
+    sync::{
+        CondVar,
+        Mutex, //
+    },
     types::Opaque, //
 };
 
@@ -63,22 +81,44 @@ pub(crate) struct DeviceAttribute<T> {
 }
 
 // SAFETY: After construction (in a `static` initialiser) nothing writes the
-// attribute: sysfs and the callbacks only read it.
+// attribute: sysfs and the callbacks only read it, from any thread.  It is
+// not `Send` (the raw pointers inside keep it from being): it only ever lives
+// in a `static`, which needs `Sync` alone.
 unsafe impl<T> Sync for DeviceAttribute<T> {}
 
+/// The permission bits sysfs takes for an attribute: `create_files()` of
+/// fs/sysfs/group.c warns about any other bit and clears it
+/// (`SYSFS_PREALLOC` is a flag, not a permission, and not offered here).
+const SYSFS_MODE_BITS: u16 = 0o664;
+
+/// Checks a file's permissions when the code is compiled.
+struct Mode<const MODE: u16>;
+
+impl<const MODE: u16> Mode<MODE> {
+    /// `MODE`, if sysfs takes it without a warning; a build error otherwise.
+    const CHECKED: u16 = {
+        assert!(
+            MODE & !SYSFS_MODE_BITS == 0,
+            "sysfs takes only the permission bits 0664"
+        );
+        MODE
+    };
+}
+
 impl<T: Send + Sync + 'static> DeviceAttribute<T> {
-    /// File `name` with permissions `mode` (as `DEVICE_ATTR()`).  A readable
-    /// file needs `show`, a writable one `store`, and neither may be given
-    /// without the permission; nobody but the owner may write (sysfs
-    /// refuses world-writable files).  Checked at compile time.
-    pub(crate) const fn new(
+    /// File `name` with permissions `MODE` (as `DEVICE_ATTR()`).
+    ///
+    /// `MODE` may have only the bits sysfs takes, 0664 (read for all, write
+    /// for owner and group, no execute), which is checked at compile time.
+    /// A readable file needs `show`, a writable one `store`, and neither may
+    /// be given without the permission; checked at compile time in
+    /// [`attribute_list!`], which is where attributes are made.
+    pub(crate) const fn new<const MODE: u16>(
         name: &'static CStr,
-        mode: u16,
         show: Option<ShowFn<T>>,
         store: Option<StoreFn<T>>,
     ) -> Self {
-        assert!(mode & !0o777 == 0, "not a permission");
-        assert!(mode & 0o002 == 0, "sysfs refuses world-writable files");
+        let mode = Mode::<MODE>::CHECKED;
         assert!((mode & 0o444 != 0) == show.is_some(), "readable iff show");
         assert!((mode & 0o222 != 0) == store.is_some(), "writable iff store");
         let mut attr: bindings::device_attribute = pin_init::zeroed();
@@ -120,7 +160,8 @@ impl<T: Send + Sync + 'static> DeviceAttribute<T> {
 pub(crate) struct PtrList<P, const N: usize>([*const P; N]);
 
 // SAFETY: Built in a `static` initialiser from pointers to statics and never
-// written afterwards.
+// written afterwards, so it may be read from any thread.  Not `Send` (raw
+// pointers): it only lives in `static`s.
 unsafe impl<P, const N: usize> Sync for PtrList<P, N> {}
 
 impl<const N: usize> PtrList<bindings::attribute, N> {
@@ -146,7 +187,8 @@ impl<const N: usize> PtrList<bindings::attribute, N> {
 #[repr(transparent)]
 pub(crate) struct Group(Opaque<bindings::attribute_group>);
 
-// SAFETY: Built in a `static` initialiser and only read afterwards.
+// SAFETY: Built in a `static` initialiser and only read afterwards (by sysfs,
+// from any thread).  Not `Send` (`Opaque`): it only lives in `static`s.
 unsafe impl Sync for Group {}
 
 impl Group {
@@ -172,7 +214,9 @@ pub(crate) struct AttributeGroups<T: 'static> {
     attrs: &'static [DeviceAttribute<T>],
 }
 
-// SAFETY: Only read after its `static` initialiser.
+// SAFETY: Only read after its `static` initialiser, from any thread: its
+// pointers lead to `static`s that are only read too.  Not `Send` (raw
+// pointers): it only lives in `static`s.
 unsafe impl<T: 'static> Sync for AttributeGroups<T> {}
 
 impl<T: Send + Sync + 'static> AttributeGroups<T> {
@@ -206,7 +250,7 @@ impl<T: Send + Sync + 'static> AttributeGroups<T> {
 /// ```ignore
 /// attribute_list! {
 ///     static ATTRS: AttributeGroups<State> = [
-///         DeviceAttribute::new(c"value", 0o644, Some(State::show), Some(State::store)),
+///         DeviceAttribute::new::<0o644>(c"value", Some(State::show), Some(State::store)),
 ///     ];
 /// }
 /// ```
@@ -234,16 +278,51 @@ macro_rules! attribute_list {
 }
 pub(crate) use attribute_list;
 
+/// The file operations of every device node: only the owner, as C's
+/// test_kmod gives its misc device (`static const struct file_operations
+/// test_fops = { .owner = THIS_MODULE, }`).  `misc_open()` then lets an
+/// `open()` succeed, holding a reference on this module until the file is
+/// closed; reads and writes of the node fail with `-EINVAL`.  A `static`,
+/// since an open file keeps pointing at its operations after the device is
+/// gone (the module, and with it this, stays until the file is closed).
+#[repr(transparent)]
+struct FileOperations(bindings::file_operations);
+
+// SAFETY: Built in a `static` initialiser and only read afterwards (by the
+// VFS, from any thread).  Not `Send` (raw pointers): it only lives in a
+// `static`.
+unsafe impl Sync for FileOperations {}
+
+static FOPS: FileOperations = FileOperations(bindings::file_operations {
+    // The kernel constructs `__this_module` when it loads the module; only
+    // its address is taken.  Built in, the owner is NULL, as `THIS_MODULE`.
+    #[cfg(MODULE)]
+    owner: (&raw const bindings::__this_module).cast_mut(),
+    ..pin_init::zeroed()
+});
+
+/// Whether `show` and `store` calls may still reach the data of a
+/// [`Registration`], and how many are inside it.
+struct Gate {
+    /// Set when the registration is being dropped: no call enters any more.
+    closed: bool,
+    /// Calls inside the data now.
+    inside: usize,
+}
+
 /// A registered misc device named at run time, with the sysfs files of `T`
-/// and the `T` behind them.  It has no file operations: opening its device
-/// node fails with `-ENODEV`, only its sysfs files matter.
+/// and the `T` behind them.  Its device node has file operations with only
+/// an owner (see the module's documentation).
 ///
 /// # Invariants
 ///
 /// `misc` is registered with `misc_register()`, with `name` as its name,
-/// `groups` as its attribute groups and itself as its device's driver data,
-/// until [`PinnedDrop`] deregisters it; `data` is initialised before the
-/// registration and dropped after the deregistration.
+/// `groups` as its attribute groups, [`FOPS`] as its file operations and
+/// itself as its device's driver data, until [`PinnedDrop`] deregisters it;
+/// `data` is initialised before the registration and dropped after the
+/// deregistration.  Once `gate` is closed it stays closed, and no call of
+/// `show_callback` or `store_callback` enters `data` any more; a call that
+/// entered is counted in `gate.inside` until it no longer uses `data`.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Registration<T: Send + Sync + 'static> {
     #[pin]
@@ -251,13 +330,20 @@ pub(crate) struct Registration<T: Send + Sync + 'static> {
     name: CString,
     groups: &'static AttributeGroups<T>,
     #[pin]
+    gate: Mutex<Gate>,
+    /// Signalled when the last call inside the data of a closed gate leaves.
+    #[pin]
+    left: CondVar,
+    #[pin]
     data: T,
 }
 
-// SAFETY: `misc_deregister()` may be called from any thread, and `T` is
-// `Send`.
+// SAFETY: Dropping it (`misc_deregister()`, then `T`'s drop) may happen on any
+// thread, and `T` is `Send`; the other fields are `Send`.
 unsafe impl<T: Send + Sync + 'static> Send for Registration<T> {}
-// SAFETY: `&self` only reads `name`, `groups` and `data`, which is `Sync`.
+// SAFETY: `&self` reads `name`, `groups` and `misc.minor` (not written while
+// registered), locks `gate` and waits on `left` (both made for sharing), and
+// hands out `&T`, which is `Sync`.
 unsafe impl<T: Send + Sync + 'static> Sync for Registration<T> {}
 
 impl<T: Send + Sync + 'static> Registration<T> {
@@ -279,20 +365,26 @@ impl<T: Send + Sync + 'static> Registration<T> {
         try_pin_init!(Self {
             name,
             groups,
+            gate <- new_mutex!(Gate {
+                closed: false,
+                inside: 0,
+            }),
+            left <- new_condvar!(),
             data <- data,
             misc <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
                 let mut misc: bindings::miscdevice = pin_init::zeroed();
                 misc.minor = bindings::MISC_DYNAMIC_MINOR as i32;
                 misc.name = name_ptr;
                 misc.groups = groups_ptr;
+                misc.fops = &raw const FOPS.0;
                 // SAFETY: `slot` is ours to initialise and is pinned.  The
                 // name and the groups outlive the registration (the name is
-                // a field of `Self`, set up before this one); `data` is
-                // initialised already (fields are set up in the order
-                // written), so a file read at once finds it.
-                // `misc_register()` makes `slot` the device's driver data,
-                // which the callbacks rely on; `drop` deregisters before
-                // the memory goes.
+                // a field of `Self`, set up before this one), `FOPS` is a
+                // `static`; `gate`, `left` and `data` are initialised
+                // already (fields are set up in the order written), so a
+                // file read at once finds them.  `misc_register()` makes
+                // `slot` the device's driver data, which the callbacks rely
+                // on; `drop` deregisters before the memory goes.
                 unsafe {
                     slot.write(misc);
                     kernel::error::to_result(bindings::misc_register(slot))
@@ -315,35 +407,85 @@ impl<T: Send + Sync + 'static> Registration<T> {
     pub(crate) fn minor(&self) -> i32 {
         // SAFETY: By the type invariant the device is registered; `minor`
         // was set by `misc_register()` and is not written until
-        // `misc_deregister()`.
+        // `misc_deregister()`.  Only the field is read, through the raw
+        // pointer.
         unsafe { (*self.misc.get()).minor }
+    }
+
+    /// Lets a `show` or `store` call reach the data, unless the device is
+    /// going away (`None`).
+    fn enter(&self) -> Option<Inside<'_, T>> {
+        let mut gate = self.gate.lock();
+        if gate.closed {
+            return None;
+        }
+        gate.inside += 1;
+        Some(Inside { registration: self })
+    }
+
+    /// Lets no further call reach the data and waits until those inside have
+    /// left.  No lock is held while it waits.
+    fn quiesce(&self) {
+        let mut gate = self.gate.lock();
+        gate.closed = true;
+        while gate.inside > 0 {
+            self.left.wait(&mut gate);
+        }
+    }
+}
+
+/// A `show` or `store` call inside the data of a [`Registration`]; dropping
+/// it leaves.
+struct Inside<'a, T: Send + Sync + 'static> {
+    registration: &'a Registration<T>,
+}
+
+impl<T: Send + Sync + 'static> Inside<'_, T> {
+    /// The data, which stays valid while the call is inside.
+    fn data(&self) -> &T {
+        &self.registration.data
+    }
+}
+
+impl<T: Send + Sync + 'static> Drop for Inside<'_, T> {
+    fn drop(&mut self) {
+        let mut gate = self.registration.gate.lock();
+        gate.inside -= 1;
+        if gate.closed && gate.inside == 0 {
+            self.registration.left.notify_all();
+        }
     }
 }
 
 #[pinned_drop]
 impl<T: Send + Sync + 'static> PinnedDrop for Registration<T> {
     fn drop(self: Pin<&mut Self>) {
+        // First without `misc_mtx`: no call reaches `data` any more, and
+        // those that did have returned, whatever they waited for.
+        self.quiesce();
         // SAFETY: By the type invariant `misc` is registered.  Deregistering
-        // removes the files and waits for running `show`/`store` calls,
-        // and no new ones start, before `data` is dropped.
+        // removes the files and waits for the calls still running (which
+        // return at once: the gate is closed), and no new ones start, before
+        // `data` is dropped.
         unsafe { bindings::misc_deregister(self.misc.get()) };
     }
 }
 
-/// The data behind `dev`.
+/// The registration whose device is `dev`.
 ///
 /// # Safety
 ///
 /// `dev` must be the device of a `Registration<T>` that stays registered
 /// for `'a`.
-unsafe fn data_of<'a, T: Send + Sync + 'static>(dev: *mut bindings::device) -> &'a T {
+unsafe fn registration_of<'a, T: Send + Sync + 'static>(
+    dev: *mut bindings::device,
+) -> &'a Registration<T> {
     // SAFETY: `misc_register()` made the `struct miscdevice` the driver data
     // of its device; by the function's contract it is the `misc` field of a
-    // live `Registration<T>`.
+    // live `Registration<T>`, which is shared (`Sync`) while registered.
     unsafe {
         let misc = bindings::dev_get_drvdata(dev).cast::<Opaque<bindings::miscdevice>>();
-        let registration = kernel::container_of!(misc, Registration<T>, misc);
-        &(*registration).data
+        &*kernel::container_of!(misc, Registration<T>, misc)
     }
 }
 
@@ -364,13 +506,16 @@ unsafe extern "C" fn show_callback<T: Send + Sync + 'static>(
     let attr = unsafe { &*attr.cast::<DeviceAttribute<T>>() };
     // SAFETY: The device stays registered while its files are in use:
     // `misc_deregister()` waits for this call.
-    let data = unsafe { data_of::<T>(dev) };
+    let registration = unsafe { registration_of::<T>(dev) };
+    let Some(inside) = registration.enter() else {
+        return ENODEV.to_errno() as isize;
+    };
     // SAFETY: Sysfs passes a page that is ours to write during the call.
     let page = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), bindings::PAGE_SIZE) };
     let (Some(show), Some(mut out)) = (attr.show, CBuf::new(page)) else {
         return EIO.to_errno() as isize;
     };
-    match show(data, &mut out) {
+    match show(inside.data(), &mut out) {
         Ok(()) => out.len() as isize,
         Err(e) => e.to_errno() as isize,
     }
@@ -391,14 +536,17 @@ unsafe extern "C" fn store_callback<T: Send + Sync + 'static>(
     // SAFETY: As in `show_callback`.
     let attr = unsafe { &*attr.cast::<DeviceAttribute<T>>() };
     // SAFETY: As in `show_callback`.
-    let data = unsafe { data_of::<T>(dev) };
+    let registration = unsafe { registration_of::<T>(dev) };
+    let Some(inside) = registration.enter() else {
+        return ENODEV.to_errno() as isize;
+    };
     // SAFETY: Sysfs passes `count` readable bytes that stay put during the
     // call.
     let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
     let Some(store) = attr.store else {
         return EIO.to_errno() as isize;
     };
-    match store(data, input) {
+    match store(inside.data(), input) {
         Ok(()) => count as isize,
         Err(e) => e.to_errno() as isize,
     }
@@ -408,10 +556,25 @@ unsafe extern "C" fn store_callback<T: Send + Sync + 'static>(
 #[kernel::macros::kunit_tests(rust_misc_attrs)]
 mod tests {
     use super::*;
+    use crate::abstractions::{
+        compat,
+        kthread,
+        kunit_skip::ensure, //
+    };
     use kernel::{
         fmt::Write,
-        new_mutex,
-        sync::Mutex, //
+        sync::{
+            atomic::{
+                Atomic,
+                Relaxed, //
+            },
+            Arc,
+            Completion, //
+        },
+        time::{
+            delay::fsleep,
+            Delta, //
+        },
     };
 
     #[pin_data]
@@ -453,19 +616,36 @@ mod tests {
 
     attribute_list! {
         static ATTRS: AttributeGroups<Counter> = [
-            DeviceAttribute::new(c"value", 0o644, Some(Counter::show_value), Some(Counter::store_value)),
-            DeviceAttribute::new(c"id", 0o444, Some(Counter::show_id), None),
-            DeviceAttribute::new(c"reset", 0o200, None, Some(Counter::store_reset)),
+            DeviceAttribute::new::<0o644>(c"value", Some(Counter::show_value), Some(Counter::store_value)),
+            DeviceAttribute::new::<0o444>(c"id", Some(Counter::show_id), None),
+            DeviceAttribute::new::<0o200>(c"reset", None, Some(Counter::store_reset)),
         ];
     }
 
-    /// Reads file `index` of `reg` through the callback sysfs would call
-    /// (a KUnit case runs in a kernel thread, which cannot open /sys paths).
-    fn read(reg: &Registration<Counter>, index: usize, page: &mut [u8]) -> isize {
-        let attr = &ATTRS.attributes()[index];
-        // SAFETY: The registration is live; `page` is a page.
+    /// The device of `reg`, as sysfs passes it to the callbacks.
+    fn device_of<U: Send + Sync + 'static>(reg: &Registration<U>) -> *mut bindings::device {
+        // SAFETY: The registration is live, so `misc` is registered; only
+        // the field is read.
+        unsafe { (*reg.misc.get()).this_device }
+    }
+
+    /// Calls the `show` of `attr` on `dev`, as sysfs does for a read.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must be the device of a registration of `U` that stays
+    /// registered during the call.
+    unsafe fn show_on<U: Send + Sync + 'static>(
+        dev: *mut bindings::device,
+        attr: &'static DeviceAttribute<U>,
+        page: &mut [u8],
+    ) -> isize {
+        if page.len() < bindings::PAGE_SIZE {
+            return EINVAL.to_errno() as isize;
+        }
+        // SAFETY: By the function's contract `dev` is registered; `page`
+        // is a page; the attribute is a `'static` one of `U`.
         unsafe {
-            let dev = (*reg.misc.get()).this_device;
             match (*attr.attr.get()).__bindgen_anon_1.show {
                 Some(show) => show(dev, attr.attr.get(), page.as_mut_ptr().cast()),
                 None => EIO.to_errno() as isize,
@@ -473,17 +653,37 @@ mod tests {
         }
     }
 
-    /// Writes `input` to file `index` of `reg`, as sysfs would.
-    fn write(reg: &Registration<Counter>, index: usize, input: &[u8]) -> isize {
-        let attr = &ATTRS.attributes()[index];
-        // SAFETY: The registration is live; `input` is readable.
+    /// Calls the `store` of `attr` on `dev`, as sysfs does for a write.
+    ///
+    /// # Safety
+    ///
+    /// As for [`show_on`].
+    unsafe fn store_on<U: Send + Sync + 'static>(
+        dev: *mut bindings::device,
+        attr: &'static DeviceAttribute<U>,
+        input: &[u8],
+    ) -> isize {
+        // SAFETY: By the function's contract `dev` is registered; `input`
+        // is readable; the attribute is a `'static` one of `U`.
         unsafe {
-            let dev = (*reg.misc.get()).this_device;
             match (*attr.attr.get()).__bindgen_anon_2.store {
                 Some(store) => store(dev, attr.attr.get(), input.as_ptr().cast(), input.len()),
                 None => EIO.to_errno() as isize,
             }
         }
+    }
+
+    /// Reads file `index` of `reg` through the callback sysfs would call
+    /// (a KUnit case runs in a kernel thread, which cannot open /sys paths).
+    fn read(reg: &Registration<Counter>, index: usize, page: &mut [u8]) -> isize {
+        // SAFETY: `reg` is borrowed, so it stays registered.
+        unsafe { show_on(device_of(reg), &ATTRS.attributes()[index], page) }
+    }
+
+    /// Writes `input` to file `index` of `reg`, as sysfs would.
+    fn write(reg: &Registration<Counter>, index: usize, input: &[u8]) -> isize {
+        // SAFETY: `reg` is borrowed, so it stays registered.
+        unsafe { store_on(device_of(reg), &ATTRS.attributes()[index], input) }
     }
 
     fn register(id: u32) -> Result<Pin<KBox<Registration<Counter>>>> {
@@ -510,8 +710,22 @@ mod tests {
         }
     }
 
+    /// Every permission sysfs takes (the bits of 0664) is a valid mode, and
+    /// nothing else is (checked when compiling; here the rule itself).
+    #[test]
+    fn sysfs_modes() {
+        assert_eq!(Mode::<0o664>::CHECKED, 0o664);
+        assert_eq!(Mode::<0o644>::CHECKED, 0o644);
+        assert_eq!(Mode::<0o220>::CHECKED, 0o220);
+        assert_eq!(Mode::<0>::CHECKED, 0);
+        for bad in [0o755u16, 0o666, 0o100, 0o1644, 0o10644] {
+            assert!(bad & !SYSFS_MODE_BITS != 0);
+        }
+    }
+
     /// Devices named at run time, many at once, each reaching its own data
-    /// through its files.
+    /// through its files.  Every check while devices exist returns an error
+    /// (so that they are dropped) rather than aborting the case.
     #[test]
     fn many_devices() -> Result {
         let mut devices = KVec::new();
@@ -520,24 +734,24 @@ mod tests {
         }
         let mut page = KVec::from_elem(0u8, bindings::PAGE_SIZE, GFP_KERNEL)?;
         for (id, dev) in (0..).zip(devices.iter()) {
-            assert_eq!(
-                dev.name().to_bytes(),
-                CString::try_from_fmt(fmt!("rust_misc_attrs{id}"))?.to_bytes()
+            ensure!(
+                dev.name().to_bytes()
+                    == CString::try_from_fmt(fmt!("rust_misc_attrs{id}"))?.to_bytes()
             );
-            assert!(dev.minor() >= 0);
-            assert_eq!(write(dev, 0, b"-7\n"), 3);
+            ensure!(dev.minor() >= 0);
+            ensure!(write(dev, 0, b"-7\n") == 3);
             let n = read(dev, 0, &mut page);
             let expected = CString::try_from_fmt(fmt!("{id} -7\n"))?;
-            assert_eq!(n, expected.to_bytes().len() as isize);
-            assert_eq!(&page[..n as usize], expected.to_bytes());
+            ensure!(n == expected.to_bytes().len() as isize);
+            ensure!(&page[..n as usize] == expected.to_bytes());
         }
         // A rejected write returns the error and changes nothing.
-        assert_eq!(write(&devices[3], 0, b"x"), EINVAL.to_errno() as isize);
-        assert_eq!(write(&devices[3], 2, b"1"), 1);
+        ensure!(write(&devices[3], 0, b"x") == EINVAL.to_errno() as isize);
+        ensure!(write(&devices[3], 2, b"1") == 1);
         let n = read(&devices[3], 0, &mut page);
-        assert_eq!(&page[..n as usize], b"3 0\n");
+        ensure!(n >= 0 && &page[..n as usize] == b"3 0\n");
         let n = read(&devices[4], 1, &mut page);
-        assert_eq!(&page[..n as usize], b"4\n");
+        ensure!(n >= 0 && &page[..n as usize] == b"4\n");
         Ok(())
     }
 
@@ -547,7 +761,126 @@ mod tests {
     fn name_is_freed() -> Result {
         drop(register(100)?);
         let again = register(100)?;
-        assert!(again.minor() >= 0);
+        ensure!(again.minor() >= 0);
+        Ok(())
+    }
+
+    /// The device node has file operations whose owner is this module (NULL
+    /// built in), as C's `test_fops`.
+    #[test]
+    fn file_operations_owner() -> Result {
+        let reg = register(101)?;
+        // SAFETY: `reg` is registered; its `fops` was set to `FOPS`, a
+        // `static`; only fields are read.
+        let (fops, owner) = unsafe {
+            let fops = (*reg.misc.get()).fops;
+            (fops, (*fops).owner)
+        };
+        ensure!(fops == &raw const FOPS.0);
+        ensure!(owner == compat::this_module().as_ptr());
+        Ok(())
+    }
+
+    /// What the device of the drop test does: its `store` says it entered,
+    /// then waits to be released.
+    #[pin_data]
+    struct Blocking {
+        entered: Arc<Completion>,
+        release: Arc<Completion>,
+    }
+
+    impl Blocking {
+        fn store(&self, _input: &[u8]) -> Result {
+            self.entered.complete_all();
+            self.release.wait_for_completion();
+            Ok(())
+        }
+    }
+
+    attribute_list! {
+        static BLOCKING: AttributeGroups<Blocking> = [
+            DeviceAttribute::new::<0o200>(c"block", None, Some(Blocking::store)),
+        ];
+    }
+
+    /// Completes a completion when dropped.
+    struct ReleaseOnDrop(Arc<Completion>);
+
+    impl Drop for ReleaseOnDrop {
+        fn drop(&mut self) {
+            self.0.complete_all();
+        }
+    }
+
+    /// Dropping a registration waits for a `store` running in it, holding
+    /// no lock (a `store` that arrives meanwhile is refused with -ENODEV at
+    /// once instead of waiting), then deregisters.
+    #[test]
+    fn drop_waits_for_running_calls() -> Result {
+        let entered = Arc::pin_init(Completion::new(), GFP_KERNEL)?;
+        let release = Arc::pin_init(Completion::new(), GFP_KERNEL)?;
+        let dropped = Arc::new(Atomic::<i32>::new(0), GFP_KERNEL)?;
+        let written = Arc::new(Atomic::<i64>::new(0), GFP_KERNEL)?;
+        let (entered_in, release_in) = (entered.clone(), release.clone());
+        let reg = KBox::pin_init(
+            Registration::register(
+                CString::try_from(c"rust_misc_attrs_drop")?,
+                &BLOCKING,
+                try_pin_init!(Blocking {
+                    entered: entered_in,
+                    release: release_in,
+                }),
+            ),
+            GFP_KERNEL,
+        )?;
+        // Addresses only, for the threads: the registration is dropped by
+        // the dropper, or here if the dropper never ran.
+        let dev = device_of(&reg) as usize;
+        let gate = core::ptr::from_ref(&reg.gate) as usize;
+        let slot = Arc::pin_init(new_mutex!(Some(reg)), GFP_KERNEL)?;
+
+        let seen = written.clone();
+        let writer = kthread::spawn(fmt!("rust_misc_attrs_w"), move || {
+            // SAFETY: The registration is dropped only after this call
+            // returned: its drop waits for it.
+            let ret = unsafe { store_on(dev as *mut _, &BLOCKING.attributes()[0], b"1") };
+            seen.store(ret as i64, Relaxed);
+        })?;
+        // Dropped before `writer` (which joins it), on every path: the
+        // writer is let go.
+        let _release = ReleaseOnDrop(release.clone());
+        entered.wait_for_completion();
+        let (done, taken) = (dropped.clone(), slot.clone());
+        let dropper = kthread::spawn(fmt!("rust_misc_attrs_d"), move || {
+            let reg = taken.lock().take();
+            drop(reg);
+            done.store(1, Relaxed);
+        })?;
+        // Wait until the drop has closed the gate (at most ~10 s).
+        let mut closed = false;
+        for _ in 0..1000 {
+            // SAFETY: The registration, and its gate, live until the writer
+            // has left, which it cannot before `release` is completed below.
+            closed = unsafe { (*(gate as *const Mutex<Gate>)).lock().closed };
+            if closed {
+                break;
+            }
+            fsleep(Delta::from_millis(10));
+        }
+        // Give the drop time to get past the wait, if it (wrongly) would.
+        fsleep(Delta::from_millis(100));
+        let waited = dropped.load(Relaxed) == 0;
+        // SAFETY: As above: still registered while the writer is inside.
+        let late = unsafe { store_on(dev as *mut _, &BLOCKING.attributes()[0], b"1") };
+        release.complete_all();
+        writer.join();
+        dropper.join();
+        ensure!(closed);
+        ensure!(waited);
+        ensure!(late == ENODEV.to_errno() as isize);
+        ensure!(written.load(Relaxed) == 1);
+        ensure!(slot.lock().is_none());
+        ensure!(dropped.load(Relaxed) == 1);
         Ok(())
     }
 }
