@@ -56,7 +56,12 @@ struct TestKmod {
 
 impl kernel::InPlaceModule for TestKmod {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        let registered = try_pin_init!(Self {
+        // Fields are set up in the order written: test_kmod0, then its start
+        // scenarios, then configfs.  A failed start scenario fails the load
+        // before configfs is registered, so that no item can have been made
+        // in it; dropping the half-made module removes the device again (C
+        // leaves it behind).  Nothing can fail after configfs.
+        try_pin_init!(Self {
             device <- {
                 let name = CString::try_from(c"test_kmod0")?;
                 let knobs = Knobs::new(
@@ -64,18 +69,15 @@ impl kernel::InPlaceModule for TestKmod {
                     params::start_num_threads(),
                     &devices::BUDGET,
                 );
-                Registration::register(name, &KNOBS, knobs)
+                Registration::register(name, &KNOBS, knobs).pin_chain(|device| {
+                    pr_info!("interface ready\n");
+                    if params::force_init_test() {
+                        start::run(device.data())?;
+                    }
+                    Ok(())
+                })
             },
             devices <- configfs::subsystem(),
-        });
-        // A failed start scenario fails the load, and dropping the
-        // half-made module removes the device again (C leaves it behind).
-        registered.pin_chain(|this| {
-            pr_info!("interface ready\n");
-            if params::force_init_test() {
-                start::run(this.device.data())?;
-            }
-            Ok(())
         })
     }
 }
