@@ -42,9 +42,15 @@ pub(crate) fn request_module(name: &CStr) -> i32 {
 #[kernel::macros::kunit_tests(rust_kmod)]
 mod tests {
     use super::*;
-    use crate::abstractions::compat;
+    use crate::abstractions::{
+        compat,
+        kunit_skip, //
+    };
 
-    /// Names that cannot be a module are refused before any helper runs.
+    /// Names that cannot be a module are refused before any helper runs,
+    /// unless the modprobe path is empty (`kernel.modprobe` or
+    /// `CONFIG_MODPROBE_PATH` set to ""): the kernel then refuses every name
+    /// with -ENOENT first, which is a SKIP with the reason.
     #[test]
     fn name_too_long() {
         let mut long = [b'm'; 57];
@@ -52,7 +58,14 @@ mod tests {
         let long = CStr::from_bytes_with_nul(&long);
         assert!(long.is_ok());
         if let Ok(long) = long {
-            assert_eq!(request_module(long), compat::enametoolong().to_errno());
+            let ret = request_module(long);
+            if ret == ENOENT.to_errno() {
+                kunit_skip::mark_skipped(fmt!(
+                    "the modprobe path is empty: request_module() gives -ENOENT before it checks the length"
+                ));
+                return;
+            }
+            assert_eq!(ret, compat::enametoolong().to_errno());
         }
     }
 
