@@ -498,6 +498,106 @@ mod tests {
         assert_eq!(py_len("é"), 1);
     }
 
+    /// The report of `log` (no colour), without timestamps.
+    fn report(log: &str, mode: Mode, color: bool) -> String {
+        let parsed = crate::parse_str(log);
+        let mut out = Vec::new();
+        let mut p = Printer::new(&mut out, color, UtcOffset::UTC);
+        let mut r = ReportStream::new(&mut p, mode).expect("write");
+        for run in &parsed.runs {
+            for t in &run.subtests {
+                r.test(t).expect("write");
+            }
+            r.run(run).expect("write");
+        }
+        let status = parsed.runs[0].status;
+        r.finish(status, &parsed.runs[0].counts).expect("write");
+        String::from_utf8(out)
+            .expect("UTF-8")
+            .lines()
+            .map(|l| format!("{}\n", &l[11..]))
+            .collect()
+    }
+
+    /// Every kind of kunit error, where kunit.py prints it: what `kunit.py
+    /// parse` (Linux 7.3) prints for this log, but for deviation 4 (a
+    /// suite whose result line never came counts as crashed: 6 tests, 3
+    /// crashed, where kunit.py counts 5 and 2).
+    #[test]
+    fn errors_are_printed_where_kunit_prints_them() {
+        let log = "KTAP version 2\n1..4\n    KTAP version 1\n    # Subtest: suite_a\n    1..3\n\
+                   \x20   ok 1 case_1\n    # case_3: expectation failed\n    not ok 3 case_3\n\
+                   \x20   log before the end\n    # Subtest: empty_suite\n    1..0\n\
+                   ok 2 empty_suite\n    KTAP version 1\n    1..1\n    ok 1 only\nok 3 anonymous\n";
+        let d = "=".repeat(60);
+        assert_eq!(
+            report(log, Mode::Full, false),
+            format!(
+                "{d}
+[ERROR] Test: main: KTAP version higher than expected!
+=================== suite_a (3 subtests) ===================
+[PASSED] case_1
+[ERROR] Test: case_3: Expected test number 2 but found 3
+# case_3: expectation failed
+[FAILED] case_3
+======================= empty_suite  =======================
+[ERROR] Test: empty_suite: Expected test number 3 but found 2
+log before the end
+[ERROR] Test: empty_suite: 0 tests run!
+================ [NO TESTS RUN] empty_suite ================
+[ERROR] Test: suite_a: missing subtest result line!
+==================== [CRASHED] suite_a =====================
+======================= (1 subtest) ========================
+[PASSED] only
+[ERROR] Test: anonymous: Expected test number 2 but found 3
+==================== [PASSED] anonymous ====================
+[ERROR] Test: main: missing expected subtest!
+[CRASHED] \n[ERROR] Test: main: missing expected subtest!
+[CRASHED] \n{d}
+Testing complete. Ran 6 tests: passed: 2, failed: 1, crashed: 3, errors: 8
+"
+            )
+        );
+        // --failed: after parsing, the tests that did not pass, no errors.
+        assert_eq!(
+            report(log, Mode::Failed, false),
+            format!(
+                "{d}
+=================== suite_a (3 subtests) ===================
+# case_3: expectation failed
+[FAILED] case_3
+[NO TESTS RUN] empty_suite
+==================== [CRASHED] suite_a =====================
+[CRASHED] \n[CRASHED] \n{d}
+Testing complete. Ran 6 tests: passed: 2, failed: 1, crashed: 3, errors: 8
+"
+            )
+        );
+        assert_eq!(
+            report(log, Mode::Summary, false),
+            "Testing complete. Ran 6 tests: passed: 2, failed: 1, crashed: 3, errors: 8\n"
+        );
+    }
+
+    /// Colours are kunit_printer.py's, and a footer's width leaves out one
+    /// colour's escape codes (also with a skip reason's second colour).
+    #[test]
+    fn colours_and_footers_are_kunits() {
+        let log = "KTAP version 1\n1..1\n    # Subtest: s\n    1..1\n    ok 1 c # SKIP r\nok 1 s # SKIP why\n";
+        let r = report(log, Mode::Full, true);
+        assert!(
+            r.contains("\x1b[1;33m[SKIPPED] \x1b[0;0mc\x1b[1;33m (r)\x1b[0;0m\n"),
+            "{r:?}"
+        );
+        let footer = "\x1b[1;33m[SKIPPED] \x1b[0;0ms\x1b[1;33m (why)\x1b[0;0m";
+        let len = py_len(footer) - 13;
+        assert!(r.contains(&divider(footer, len)), "{r:?}");
+        assert!(
+            r.ends_with("\x1b[1;33mTesting complete. Ran 1 tests: skipped: 1\x1b[0;0m\n"),
+            "{r:?}"
+        );
+    }
+
     #[test]
     fn dedent_is_pythons() {
         assert_eq!(dedent("    a\n      b\n    c"), ["a", "  b", "c"]);
