@@ -26,6 +26,8 @@
 #   BENCH_KUNIT      0: do not run kunit.py (default 1)
 #   BENCH_DIR        where the generated logs are kept and reused (default
 #                    $TEST_KMOD_CACHE/ktap2junit-bench)
+#   BENCH_GENERATE_ONLY  1: generate the logs (if they are not there yet),
+#                    print their paths and stop (junit-compare.sh uses it)
 #   KDIR             kernel tree with tools/testing/kunit/kunit.py (default
 #                    $TEST_KMOD_CACHE/linux-source-7.3)
 #   TEST_KMOD_CACHE  cache root (default ~/.cache/test-kmod-rust)
@@ -150,6 +152,11 @@ BEGIN {
 	print "[99999.000000] reboot: System halted"
 }' /dev/null >"$TMP/dense.log"
 	mv "$TMP/dense.log" "$DENSE_LOG"
+fi
+
+if [ "${BENCH_GENERATE_ONLY:-0}" = 1 ]; then
+	printf '%s\n' "$BENCH_LOG" "$DENSE_LOG"
+	exit 0
 fi
 
 for log in "$BENCH_LOG" "$DENSE_LOG"; do
