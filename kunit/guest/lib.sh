@@ -82,3 +82,116 @@ check_kernel_log() {
 	fi
 	return $rc
 }
+
+# wait_while PID SECONDS: waits until process PID has ended or SECONDS have
+# passed; returns 0 if it ended (its status is still to be collected with
+# wait), 1 if it still runs.  A process in an uninterruptible sleep cannot be
+# killed, so a bounded wait is how a hang is told.
+wait_while() {
+	local pid=$1 t=0
+	while kill -0 "$pid" 2>/dev/null; do
+		[ "$t" -lt "$(($2 * 10))" ] || return 1
+		sleep 0.1
+		t=$((t + 1))
+	done
+}
+
+# unload_during_trigger MODULE THREADS WRITERS [HANG [DELAY]]: test_kmod (loaded)
+# runs a trigger on test_kmod0 that requests MODULE with THREADS threads,
+# and `rmmod test_kmod` starts while it runs; with WRITERS=1 a writer keeps
+# writing and reading the knobs of test_kmod0 while rmmod runs.  With
+# MODULE kmod_fixture_misc (whose init sleeps, then registers a misc device)
+# it is unloaded first, and rmmod starts once its init runs (otherwise DELAY
+# s after the trigger, default 0.3): the unload must
+# wait for the trigger without holding misc_mtx, which that init needs.
+# Passes when rmmod succeeds within HANG s (default 120), the trigger and the
+# writer end with it (the writer's writes succeed or fail, none hangs),
+# test_kmod0 is gone, and a kmod_fixture_misc requested has registered its
+# device.  Prints what happened and when; returns 0, 1 (failed), 2 (hung).
+unload_during_trigger() {
+	local module=$1 threads=$2 writers=$3 hang=${4:-120} delay=${5:-0.3}
+	local dir=/sys/devices/virtual/misc/test_kmod0 tpid rpid wpid start t0 rc=0 rmmod_rc writes
+	[ -d "$dir" ] || { echo "test_kmod0 is not there"; return 1; }
+	[ "$module" != kmod_fixture_misc ] || ! grep -q '^kmod_fixture_misc ' /proc/modules ||
+		rmmod kmod_fixture_misc || { echo "kmod_fixture_misc does not unload"; return 1; }
+	echo 1 >"$dir/reset" && echo 1 >"$dir/config_test_case" && printf %s "$module" >"$dir/config_test_driver" &&
+		echo "$threads" >"$dir/config_num_threads" || { echo "cannot configure the trigger"; return 1; }
+	rm -f /tmp/unload.stop /tmp/unload.writes
+	start=$(uptime)
+	(echo 1 >"$dir/trigger_config") >/dev/null 2>/tmp/unload.trigger &
+	tpid=$!
+	if [ "$module" = kmod_fixture_misc ]; then
+		# Its init sleeps a second before misc_register(): rmmod goes in
+		# while it sleeps.
+		t0=0
+		until grep -q '^kmod_fixture_misc ' /proc/modules; do
+			sleep 0.05
+			t0=$((t0 + 1))
+			[ $t0 -lt 600 ] || { echo "kmod_fixture_misc never started loading"; break; }
+		done
+	else
+		sleep "$delay"
+	fi
+	if [ "$writers" = 1 ]; then
+		(
+			n=0 refused=0
+			while [ ! -e /tmp/unload.stop ]; do
+				for f in config_num_threads config_test_driver test_result; do
+					case $f in
+					config_num_threads) v=3 ;;
+					config_test_driver) v=$module ;;
+					test_result) v=0 ;;
+					esac
+					printf %s "$v" 2>/dev/null >"$dir/$f" || refused=$((refused + 1))
+					cat "$dir/config" >/dev/null 2>&1
+					n=$((n + 1))
+				done
+			done
+			echo "$n $refused" >/tmp/unload.writes
+		) >/dev/null 2>&1 &
+		wpid=$!
+		sleep 0.1
+	fi
+	t0=$(uptime)
+	# No background process keeps the caller's stdout: callers read it to
+	# its end (check's $(...)), which never comes while a hung one holds it.
+	rmmod test_kmod >/dev/null 2>/tmp/unload.rmmod &
+	rpid=$!
+	if ! wait_while "$rpid" "$hang"; then
+		echo "rmmod did not return in $hang s: hung (trigger and writer left running)"
+		touch /tmp/unload.stop
+		return 2
+	fi
+	wait "$rpid"
+	rmmod_rc=$?
+	echo "rmmod returned $rmmod_rc after $(elapsed "$t0") s ($(elapsed "$start") s after the trigger started)"
+	[ "$rmmod_rc" = 0 ] || { cat /tmp/unload.rmmod; rc=1; }
+	touch /tmp/unload.stop
+	if [ "$writers" = 1 ]; then
+		if wait_while "$wpid" 30; then
+			wait "$wpid"
+			read -r writes refused </tmp/unload.writes
+			echo "the writer made $writes writes, $refused refused"
+		else
+			echo "the writer did not end in 30 s: hung"
+			return 2
+		fi
+	fi
+	if wait_while "$tpid" 30; then
+		# A trigger that had not entered the store when rmmod began may be
+		# refused; one that loads kmod_fixture_misc had, and must succeed.
+		if ! wait "$tpid"; then
+			echo "the trigger failed: $(cat /tmp/unload.trigger)"
+			[ "$module" != kmod_fixture_misc ] || rc=1
+		fi
+	else
+		echo "the trigger did not end in 30 s after rmmod: hung"
+		return 2
+	fi
+	[ ! -d "$dir" ] || { echo "test_kmod0 outlived the module"; rc=1; }
+	if [ "$module" = kmod_fixture_misc ]; then
+		[ -e /sys/class/misc/kmod_fixture_misc ] ||
+			{ echo "kmod_fixture_misc did not register its device"; rc=1; }
+	fi
+	return $rc
+}
