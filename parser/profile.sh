@@ -59,7 +59,7 @@ echo "$(basename "$LOG"), first $PROFILE_MB MB: $LINES lines, $TESTS result line
 
 for mode in JUnit --json; do
 	args=(-q -o /dev/null)
-	[ "$mode" = JUnit ] || args+=(--json)
+	[ "$mode" = JUnit ] || args=(-q --json=/dev/null)
 	valgrind --tool=callgrind --separate-threads=yes \
 		--callgrind-out-file="$TMP/cg.$mode" "$BIN" "${args[@]}" "$TMP/slice.log" 2>/dev/null || true
 	echo
