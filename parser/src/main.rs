@@ -170,8 +170,9 @@ struct Output {
 }
 
 impl Output {
-    /// Open the output `p` (`stdout` or `-`: standard output, with
-    /// `stdout_is` its meaning for `-`-less options).
+    /// Open the output `p`: standard output (after the report) if it is
+    /// one of `stdout_names` (`stdout` and `-` for --json and --junit, as
+    /// kunit.py's `--json=stdout`; `-` for --kcidb), else the file.
     fn open(p: &Path, stdout_names: &[&str]) -> Result<Self, String> {
         if stdout_names.iter().any(|n| p.as_os_str() == *n) {
             return Ok(Output {
