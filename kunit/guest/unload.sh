@@ -3,7 +3,7 @@
 #
 # Runs inside the VM (see kunit/unload) and prints one KTAP document: rmmod
 # test_kmod while a trigger on test_kmod0 loads kmod_fixture_misc, whose init
-# sleeps a second and then registers a misc device (as fuse or tun do), for
+# sleeps 3 s and then registers a misc device (as fuse or tun do), for
 # one driver (unload_during_trigger in lib.sh):
 #   1 trigger_running   ROUNDS times: 50 threads request kmod_fixture_misc,
 #                       rmmod starts while its init runs; rmmod must return
