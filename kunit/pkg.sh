@@ -3,7 +3,8 @@
 # The Debian package sets of the project and their installer.  Sourced, not
 # run: by kunit/bootstrap on the host, and by kunit/resolve-sets inside
 # throw-away Debian roots, so that what CI proves is what a user's machine
-# runs.  Needs only bash, apt and dpkg.
+# runs.  Needs only bash, apt and dpkg; works with and without
+# `set -euo pipefail` (both callers use it).
 #
 # Every job asks for the sets it needs; "kunit" comes with every other set:
 #   kunit   the Rust toolchain, LLVM, the kernel's build dependencies and
@@ -71,7 +72,7 @@ pkg_missing() {
 	local s p
 	for s in "$@"; do
 		for p in $(pkg_set "$s"); do
-			dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || echo "$p"
+			[[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == *" ok installed" ]] || echo "$p"
 		done
 	done
 }
@@ -156,8 +157,10 @@ pkg_resolve() {
 		PKG_OPTS=("${PKG_BPO_OPTS[@]}")
 		for p in $(pkg_unmet "$out"); do
 			[[ " ${want[*]} " == *" $p/$codename-backports "* ]] && continue
-			LC_ALL=C apt-cache "${PKG_OPTS[@]}" madison "$p" 2>/dev/null |
-				grep -q " $codename-backports/" || continue
+			# No pipe into grep -q: under pipefail its early exit
+			# would fail the pipeline.
+			[[ $(LC_ALL=C apt-cache "${PKG_OPTS[@]}" madison "$p" 2>/dev/null) == *" $codename-backports/"* ]] ||
+				continue
 			for q in "${!want[@]}"; do
 				[ "${want[$q]}" = "$p" ] && unset 'want[q]'
 			done
