@@ -110,7 +110,7 @@ wait_while() {
 # device.  Prints what happened and when; returns 0, 1 (failed), 2 (hung).
 unload_during_trigger() {
 	local module=$1 threads=$2 writers=$3 hang=${4:-120} delay=${5:-0.3}
-	local dir=/sys/devices/virtual/misc/test_kmod0 tpid rpid wpid start t0 rc=0 rmmod_rc writes refused mods
+	local dir=/sys/devices/virtual/misc/test_kmod0 tpid rpid wpid start t0 rc=0 rmmod_rc writes refused
 	[ -d "$dir" ] || { echo "test_kmod0 is not there"; return 1; }
 	[ "$module" != kmod_fixture_misc ] || ! grep -q '^kmod_fixture_misc ' /proc/modules ||
 		rmmod kmod_fixture_misc || { echo "kmod_fixture_misc does not unload"; return 1; }
@@ -120,22 +120,9 @@ unload_during_trigger() {
 	start=$(uptime)
 	(echo 1 >"$dir/trigger_config") >/dev/null 2>/tmp/unload.trigger &
 	tpid=$!
-	if [ "$module" = kmod_fixture_misc ]; then
-		# Its init sleeps 3 s before misc_register(): rmmod goes in while
-		# it sleeps (a fork takes a tenth of a second under TCG with KASAN,
-		# so /proc/modules is read with a builtin).
-		t0=0
-		while :; do
-			read -r -d '' mods </proc/modules
-			case $'\n'$mods in *$'\n'"kmod_fixture_misc "*) break ;; esac
-			sleep 0.05
-			t0=$((t0 + 1))
-			[ $t0 -lt 1200 ] || { echo "kmod_fixture_misc never started loading"; break; }
-		done
-	else
-		sleep "$delay"
-	fi
 	if [ "$writers" = 1 ]; then
+		# From the trigger on until rmmod has returned; builtins only: as
+		# many writes and reads as the shell can make.
 		(
 			n=0 refused=0
 			while [ ! -e /tmp/unload.stop ]; do
@@ -145,7 +132,6 @@ unload_during_trigger() {
 					config_test_driver) v=$module ;;
 					test_result) v=0 ;;
 					esac
-					# Builtins only: as many writes as the shell can make.
 					printf %s "$v" 2>/dev/null >"$dir/$f" || refused=$((refused + 1))
 					read -r _ 2>/dev/null <"$dir/config"
 					n=$((n + 1))
@@ -154,12 +140,37 @@ unload_during_trigger() {
 			echo "$n $refused" >/tmp/unload.writes
 		) >/dev/null 2>&1 &
 		wpid=$!
-		sleep 0.1
 	fi
-	t0=$(uptime)
-	# No background process keeps the caller's stdout: callers read it to
-	# its end (check's $(...)), which never comes while a hung one holds it.
-	rmmod test_kmod >/dev/null 2>/tmp/unload.rmmod &
+	# rmmod starts from a shell at the highest priority: the trigger's
+	# threads and modprobes fill both vCPUs, and a shell at nice 0 (a fork
+	# takes seconds then under TCG with KASAN) notices too late.  With
+	# kmod_fixture_misc, rmmod starts once its init runs (it sleeps 3 s
+	# before misc_register()); /proc/modules is read with a builtin.  No
+	# background process keeps the caller's stdout: callers read it to its
+	# end (check's $(...)), which never comes while a hung one holds it.
+	(
+		renice -n -20 -p "$BASHPID" >/dev/null 2>&1
+		if [ "$module" = kmod_fixture_misc ]; then
+			t=0
+			while :; do
+				read -r -d '' mods </proc/modules
+				case $'\n'$mods in *$'\n'"kmod_fixture_misc "*) break ;; esac
+				sleep 0.02
+				t=$((t + 1))
+				[ $t -lt 3000 ] || break
+			done
+			# Its state (Loading, Live), with builtins: a line of
+			# /proc/modules is "name size refs deps state address".
+			mods=$'\n'$mods
+			mods=${mods#*$'\n'kmod_fixture_misc }
+			read -r _ _ _ state _ <<<"${mods%%$'\n'*}"
+			echo "${state:-unknown}" >/tmp/unload.state
+		else
+			sleep "$delay"
+		fi
+		uptime >/tmp/unload.t0
+		exec rmmod test_kmod
+	) >/dev/null 2>/tmp/unload.rmmod &
 	rpid=$!
 	if ! wait_while "$rpid" "$hang"; then
 		echo "rmmod did not return in $hang s: hung (trigger and writer left running)"
@@ -168,7 +179,8 @@ unload_during_trigger() {
 	fi
 	wait "$rpid"
 	rmmod_rc=$?
-	echo "rmmod returned $rmmod_rc after $(elapsed "$t0") s ($(elapsed "$start") s after the trigger started)"
+	t0=$(cat /tmp/unload.t0 2>/dev/null || echo "$start")
+	echo "rmmod returned $rmmod_rc after $(elapsed "$t0") s ($(elapsed "$start") s after the trigger started$([ "$module" = kmod_fixture_misc ] && echo ", kmod_fixture_misc $(cat /tmp/unload.state) when it began"))"
 	[ "$rmmod_rc" = 0 ] || { cat /tmp/unload.rmmod; rc=1; }
 	touch /tmp/unload.stop
 	if [ "$writers" = 1 ]; then
