@@ -18,9 +18,12 @@
 #   CARGO_TARGET_DIR cargo target dir (default parser/target)
 
 set -euo pipefail
+for a in "$@"; do
+	case $a in -h|--help) sed -n '4,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
+done
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CACHE=${TEST_KMOD_CACHE:-$HOME/.cache/test-kmod-rust}
+CACHE=${TEST_KMOD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/test-kmod-rust}
 KDIR=${KDIR:-$CACHE/linux-source-7.3}
 BASE=${BASE:-main}
 TARGET=${CARGO_TARGET_DIR:-$HERE/target}
