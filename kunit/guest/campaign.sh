@@ -13,12 +13,19 @@
 #                      budget of this small guest (get_fs_type of ramfs),
 #                      which must be throttled and still make every call
 #   3 unload           rmmod is refused while configfs items exist; rmmod
-#                      and modprobe cycles while triggers run on test_kmod0
+#                      while 50 threads load kmod_fixture_misc (its init
+#                      registers a misc device); rmmod and modprobe cycles
+#                      while triggers run on test_kmod0, every other one
+#                      loading kmod_fixture_misc; with Rust, writers of the
+#                      knobs arriving during every rmmod
 #   4 fault_injection  failslab and fail_page_alloc: first in allocations
 #                      made with the driver's code on the stack (knob writes,
 #                      triggers), then in kthreadd while a trigger starts its
 #                      threads; each must fail cleanly (an errno, the state
-#                      kept, no hang); counts of injected failures > 0; then,
+#                      kept, no hang); counts of injected failures > 0; with
+#                      Rust, a force_init_test load whose start scenario
+#                      fails that way, a mkdir into configfs tried all along:
+#                      nothing is left behind, no mkdir succeeds; then,
 #                      switched off, a clean run
 #   5 kernel_log       no KASAN, lockdep, WARNING, BUG or hung-task report
 #                      (the traces that injected failures print are counted
@@ -185,29 +192,55 @@ if [ "$driver" = rust ]; then
 	}
 	check "the configfs devices are removed" remove_items
 fi
+# Writers of test_kmod0's knobs keep arriving while rmmod runs, with the Rust
+# driver.  Not with C: its exit holds its trigger and config mutexes across
+# misc_deregister(), which waits for a write that waits for those mutexes
+# (kunit/unload --driver=c shows it).
+writers=0
+[ "$driver" = c ] || writers=1
+# The reproducer of an unload that waited for its trigger under misc_mtx:
+# 50 threads request kmod_fixture_misc, whose init registers a misc device,
+# and rmmod test_kmod starts while that init runs.
+misc_unload() {
+	local r=0
+	unload_during_trigger kmod_fixture_misc 50 "$writers" "$HANG" || r=$?
+	[ $r != 2 ] || touch /tmp/hung
+	[ $r = 0 ] && load
+}
 cycles_during_runs() {
-	local c rc=0 pid ok=0 waited=0
+	local c rc=0 r ok=0 module threads
 	for c in $(seq "$cycles"); do
 		[ -d "$MISC/test_kmod0" ] || load || return 1
-		set_run test_kmod0 1 nope-not-a-module $((1 + c % 8)) || return 1
-		(echo 1 >"$MISC/test_kmod0/trigger_config") >/dev/null 2>&1 &
-		pid=$!
-		sleep "0.$((c % 10))"
-		if timeout "$HANG" rmmod test_kmod; then ok=$((ok + 1)); else echo "cycle $c: rmmod failed ($?)"; fi
-		kill -0 "$pid" 2>/dev/null && { echo "cycle $c: the trigger outlived the module"; rc=1; }
-		wait "$pid" || waited=$((waited + 1))
-		[ ! -d "$MISC/test_kmod0" ] || { echo "cycle $c: test_kmod0 outlived the module"; rc=1; }
+		# Odd cycles load a module that registers a misc device.
+		if [ $((c % 2)) = 1 ]; then
+			module=kmod_fixture_misc threads=$((4 + c % 8))
+		else
+			module=nope-not-a-module threads=$((1 + c % 8))
+		fi
+		r=0
+		unload_during_trigger "$module" "$threads" "$writers" "$HANG" "0.$((c % 10))" || r=$?
+		case $r in
+		0) ok=$((ok + 1)) ;;
+		2) echo "cycle $c ($module): hung"; touch /tmp/hung; return 1 ;;
+		*) echo "cycle $c ($module): failed"; rc=1 ;;
+		esac
 	done
-	echo "rmmod/modprobe cycles during triggers: $cycles, $ok unloads, $waited triggers cut short"
+	echo "rmmod/modprobe cycles during triggers: $cycles ($(((cycles + 1) / 2)) loading kmod_fixture_misc), $ok clean unloads$([ "$writers" = 1 ] && echo ", writers arriving during each rmmod")"
 	echo "$ok" >/tmp/summary.unloads
 	return $rc
 }
 if [ -e /tmp/hung ]; then
+	skip "rmmod during a trigger loading a misc-registering module" "the driver hung"
 	skip "rmmod/modprobe cycles while triggers run" "the driver hung"
 else
-	check "rmmod/modprobe cycles while triggers run on test_kmod0" cycles_during_runs
-	check "the module unloads at the end" bash -c "! grep -q '^test_kmod ' /proc/modules || rmmod test_kmod"
-	load
+	check "rmmod during a 50-thread trigger loading a misc-registering module$([ "$writers" = 1 ] && echo ", writers arriving")" misc_unload
+	if [ -e /tmp/hung ]; then
+		skip "rmmod/modprobe cycles while triggers run" "the driver hung"
+	else
+		check "rmmod/modprobe cycles while triggers run on test_kmod0" cycles_during_runs
+		check "the module unloads at the end" bash -c "! grep -q '^test_kmod ' /proc/modules || rmmod test_kmod"
+		load
+	fi
 fi
 sub_end 3 unload
 
@@ -287,6 +320,59 @@ thread_creation() {
 	dmesg | grep -o 'starting thread [0-9]* failed.*' | tail -1
 	[ "$((spawn_after - spawn_before))" -gt 0 ] && [ $rc = 0 ]
 }
+# A load whose start scenario fails (kthreadd cannot create its threads)
+# leaves nothing behind, and configfs cannot be used while the scenarios run:
+# a mkdir in /sys/kernel/config/test_kmod, tried all through the load, never
+# succeeds (configfs is registered only once the scenarios passed; before,
+# an item made during them outlived the failed load).
+failed_init() {
+	local a mk rc=0 made tries failed_before
+	failed_before=$(dmesg | grep -c 'not ok 1 test_kmod_start')
+	rmmod test_kmod || return 1
+	for a in failslab fail_page_alloc; do inject $a Y 0 18446744073709551615 || return 1; done
+	rm -f /tmp/init.stop
+	(
+		made=0 tries=0
+		while [ ! -e /tmp/init.stop ]; do
+			tries=$((tries + 1))
+			mkdir "$CFG/early" 2>/dev/null && { made=$((made + 1)); rmdir "$CFG/early"; }
+		done
+		echo "$made $tries" >/tmp/init.mkdir
+	) >/dev/null 2>&1 &
+	mk=$!
+	[ ! -e /sys/class/misc/kmod_fixture_misc ] || rmmod kmod_fixture_misc
+	# The first scenario loads kmod_fixture_misc (seconds); thread creation
+	# fails from when its init runs, so the scenarios cannot finish.
+	modprobe test_kmod force_init_test=1 start_driver=kmod_fixture_misc start_test_fs=ramfs \
+		start_num_threads=50 >/dev/null 2>/tmp/init.err &
+	local pid=$!
+	until grep -q '^kmod_fixture_misc ' /proc/modules || ! kill -0 $pid 2>/dev/null; do
+		sleep 0.05
+	done
+	arm 100
+	echo 1 >/proc/2/make-it-fail
+	wait_while $pid "$HANG" || { echo "the load did not end in $HANG s"; touch /tmp/hung; return 1; }
+	echo 0 >/proc/2/make-it-fail
+	off
+	if wait $pid; then
+		echo "the load succeeded, though thread creation failed"
+		rc=1
+	else
+		echo "the load failed: $(cat /tmp/init.err)"
+	fi
+	touch /tmp/init.stop
+	wait $mk
+	read -r made tries </tmp/init.mkdir
+	echo "mkdir during the load: $tries tries, $made succeeded"
+	[ "$made" = 0 ] || rc=1
+	dmesg | grep -E '(not )?ok [0-9] start_|could not run' | tail -3
+	[ "$(dmesg | grep -c 'not ok 1 test_kmod_start')" -gt "$failed_before" ] || { echo "no start scenario failed"; rc=1; }
+	! grep -q '^test_kmod ' /proc/modules || { echo "test_kmod is loaded"; rc=1; }
+	[ ! -e "$MISC/test_kmod0" ] || { echo "test_kmod0 was left behind"; rc=1; }
+	[ ! -e "$CFG" ] || { echo "the configfs subsystem was left behind"; rc=1; }
+	load || rc=1
+	return $rc
+}
 clean_run() {
 	echo 1 >"$MISC/test_kmod0/reset"
 	set_run test_kmod0 2 ramfs 50 && trigger test_kmod0 && [ "$(cat "$MISC/test_kmod0/test_result")" = 0 ]
@@ -297,6 +383,9 @@ if [ -e /tmp/hung ]; then
 else
 	check "failures in the driver's own allocations: -ENOMEM, state kept" driver_allocations
 	check "failures in thread creation: the run stops with the error, no hang" thread_creation
+	if [ "$driver" = rust ] && [ ! -e /tmp/hung ]; then
+		check "a failed force_init_test load leaves nothing behind; no mkdir during it" failed_init
+	fi
 	if [ -e /tmp/hung ]; then
 		skip "switched off, a clean run passes" "the driver hung"
 	else
