@@ -8,6 +8,8 @@
 # unload waits for a running trigger.  Prints KTAP subtests (indented, the
 # caller prints the parent result); exits 1 if any check failed.
 DIR=/sys/devices/virtual/misc/test_kmod0
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 n=0
 failed=0
 echo "    KTAP version 1"
@@ -131,6 +133,34 @@ unload_during_run() {
 	modprobe test_kmod && [ -d $DIR ]
 }
 check "unload during a trigger waits for it" unload_during_run
+
+# The device node has file operations with an owner, as C's: it opens, its
+# reads fail with -EINVAL, and the open file holds the module.
+device_node() {
+	local err rc=0
+	exec 3</dev/test_kmod0 || { echo "open(/dev/test_kmod0) failed"; return 1; }
+	err=$(cat <&3 2>&1 >/dev/null) && { echo "reading the node succeeded"; rc=1; }
+	case $err in *"Invalid argument"*) ;; *) echo "read: wanted 'Invalid argument', got: $err"; rc=1 ;; esac
+	if rmmod test_kmod 2>/tmp/node.err; then
+		echo "rmmod succeeded while the node was open"
+		exec 3<&-
+		modprobe test_kmod
+		return 1
+	fi
+	grep -q 'in use' /tmp/node.err || { cat /tmp/node.err; rc=1; }
+	exec 3<&-
+	return $rc
+}
+check "the device node opens and holds the module, as C's" device_node
+
+# rmmod while 50 threads load kmod_fixture_misc, whose init registers a misc
+# device, with writers of the knobs arriving during rmmod: the unload waits
+# for the trigger, holding nothing the loading module or the writers need
+# (see lib.sh).
+misc_unload() {
+	unload_during_trigger kmod_fixture_misc 50 1 120 && modprobe test_kmod && [ -d $DIR ]
+}
+check "rmmod during a trigger loading a misc-registering module, writers arriving" misc_unload
 
 params() {
 	local p
