@@ -12,7 +12,8 @@
 #   qemu    QEMU x86_64 and the VM's userspace (busybox, bash, kmod, capsh,
 #           cpio): kunit/run --arch=x86_64 and every VM step
 #   lava    LAVA's dispatcher (lava-run), for kunit/lava; needs qemu
-#   parser  the parser's tests: python3-venv (kcidb-io), xmllint
+#   parser  the parser's tests: python3-venv (kcidb-io), xmllint, g++ (the
+#           fuzz target's libFuzzer)
 #   style   shellcheck
 #   roots   debootstrap, for kunit/resolve-sets
 #
@@ -41,7 +42,7 @@ pkg_set() {
 			gcc libc6-dev ca-certificates ;;
 	qemu)	printf '%s\n' qemu-system-x86 busybox-static bash kmod libcap2-bin cpio ;;
 	lava)	printf '%s\n' lava-dispatcher ;;
-	parser)	printf '%s\n' python3-venv libxml2-utils ;;
+	parser)	printf '%s\n' python3-venv libxml2-utils g++ ;;
 	style)	printf '%s\n' shellcheck ;;
 	roots)	printf '%s\n' debootstrap ;;
 	*)	pkg_log "unknown package set '$1' (sets: ${PKG_SETS[*]})"; return 2 ;;
