@@ -387,7 +387,7 @@ mod suite {
         ensure!(outcome.result().err() == Some(ENOMEM));
 
         let outcome = run_with(&plan, &budget, &Counting::new(Some(0))?)?;
-        ensure!(outcome.threads.len() == 0);
+        ensure!(outcome.threads.is_empty());
         ensure!(outcome.result().err() == Some(ENOMEM));
         ensure!(budget.reserved() == 0);
         Ok(())
