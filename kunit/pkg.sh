@@ -16,6 +16,11 @@
 #           fuzz target's libFuzzer)
 #   style   shellcheck
 #   roots   debootstrap, for kunit/resolve-sets
+#   qemu-arm, qemu-misc, qemu-ppc, qemu-s390x
+#           the QEMU of another architecture, for kunit/run --arch=...
+#           (kunit/matrix): arm64 and arm; riscv (with OpenSBI) and
+#           loongarch; powerpc; s390 (part of qemu-system-misc before
+#           QEMU 9.2, its own package since)
 #
 # Installing on a machine as it comes: a set is installed in one apt call.
 # When apt cannot resolve it on the machine's own sources (a machine that
@@ -31,7 +36,7 @@
 # that refuses every start (only when the machine has none of its own), and
 # every systemd unit the install enabled is disabled again.
 
-PKG_SETS=(kunit qemu lava parser style roots)
+PKG_SETS=(kunit qemu lava parser style roots qemu-arm qemu-misc qemu-ppc qemu-s390x)
 
 # pkg_set SET: the packages of one set, one per line.
 pkg_set() {
@@ -45,6 +50,10 @@ pkg_set() {
 	parser)	printf '%s\n' python3-venv libxml2-utils g++ ;;
 	style)	printf '%s\n' shellcheck ;;
 	roots)	printf '%s\n' debootstrap ;;
+	qemu-arm)	printf '%s\n' qemu-system-arm ;;
+	qemu-misc)	printf '%s\n' qemu-system-misc opensbi ;;
+	qemu-ppc)	printf '%s\n' qemu-system-ppc ;;
+	qemu-s390x)	printf '%s\n' qemu-system-s390x ;;
 	*)	pkg_log "unknown package set '$1' (sets: ${PKG_SETS[*]})"; return 2 ;;
 	esac
 }
@@ -68,12 +77,16 @@ pkg_expand() {
 	echo "${out[@]}"
 }
 
-# pkg_missing SET...: the packages of the sets that are not installed.
+# pkg_missing SET...: the packages of the sets that are not installed.  A
+# virtual package counts as installed when an installed package provides it
+# (qemu-system-s390x is part of bookworm's qemu-system-misc).
 pkg_missing() {
-	local s p
+	local s p have
+	have=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Provides}\n' 2>/dev/null |
+		awk '$1 == "ii" { gsub(/ \([^)]*\)/, ""); gsub(/,/, " "); for (i = 2; i <= NF; i++) print $i }')
 	for s in "$@"; do
 		for p in $(pkg_set "$s"); do
-			[[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == *" ok installed" ]] || echo "$p"
+			grep -q -x -F "$p" <<<"$have" || echo "$p"
 		done
 	done
 }
