@@ -40,6 +40,45 @@ die() { printf '[%s] error: %s\n' "$(basename "$0")" "$*" >&2; exit 2; }
 # elapsed SECONDS-since-start, as "1m 23s"
 fmt_secs() { printf '%dm %02ds' $(($1 / 60)) $(($1 % 60)); }
 
+# The architectures kunit/run takes: kunit.py's QEMU configurations of
+# those where Linux selects HAVE_RUST, and arm64 with 16K and 64K pages.
+ARCHS=(um x86_64 arm64 arm64-16k arm64-64k arm riscv loongarch powerpcle powerpc32 s390)
+
+# arch_params ARCH: sets KARCH (kunit.py's --arch), LINUX_ARCH (make's
+# ARCH=), KSET (the package set of its QEMU, kunit/pkg.sh) and KCONFIG_ADD
+# (kunit.py options the variant adds); dies on an unknown ARCH.
+arch_params() {
+	KCONFIG_ADD=()
+	case $1 in
+	um) KARCH=um KSET='' ;;
+	x86_64) KARCH=x86_64 KSET=qemu ;;
+	arm64) KARCH=arm64 KSET=qemu-arm ;;
+	arm64-16k) KARCH=arm64 KSET=qemu-arm KCONFIG_ADD=(--kconfig_add CONFIG_ARM64_16K_PAGES=y) ;;
+	arm64-64k) KARCH=arm64 KSET=qemu-arm KCONFIG_ADD=(--kconfig_add CONFIG_ARM64_64K_PAGES=y) ;;
+	arm) KARCH=arm KSET=qemu-arm ;;
+	riscv|loongarch) KARCH=$1 KSET=qemu-misc ;;
+	powerpcle|powerpc32) KARCH=$1 KSET=qemu-ppc ;;
+	s390) KARCH=s390 KSET=qemu-s390x ;;
+	*) die "--arch=$1: not one of ${ARCHS[*]}" ;;
+	esac
+	case $KARCH in powerpc*) LINUX_ARCH=powerpc ;; *) LINUX_ARCH=$KARCH ;; esac
+}
+
+# clippy_module TREE ARCH BUILD: the module built with CLIPPY=1 from kernel
+# tree TREE in BUILD, which must be configured; any rustc or clippy warning
+# or error fails.
+clippy_module() {
+	local tree=$1 arch=$2 build=$3 out
+	touch "$REPO/src/test_kmod.rs"
+	out=$(make -s -C "$tree" O="$build" ARCH="$arch" "${MAKE_OPTS[@]}" CLIPPY=1 \
+		lib/test_kmod_rust/src/test_kmod.o 2>&1) || { echo "$out"; return 1; }
+	if grep -q -E '^(warning|error)' <<<"$out"; then
+		echo "$out"
+		return 1
+	fi
+	echo "clippy ($(basename "$tree"), $arch): clean"
+}
+
 # usage_from_header: the script's header comment (after the SPDX line), as
 # its --help.
 usage_from_header() {
