@@ -21,6 +21,8 @@ mod devices;
 mod engine;
 mod knobs;
 mod params;
+#[cfg(CONFIG_TEST_KMOD_RUST_KUNIT)]
+mod races_tests;
 mod start;
 #[cfg(CONFIG_TEST_KMOD_RUST_KUNIT)]
 mod tests;
