@@ -230,7 +230,10 @@ impl Budget {
                 self.helpers.fetch_sub(slots, Relaxed);
                 pr_warn!(
                     "refusing a run of {threads} threads: even one at a time it needs {} MiB, the budget (half of MemAvailable, less the runs going on) has {} MiB left\n",
-                    (helpers_cost(slots) + results + THREAD_COST) >> 20,
+                    helpers_cost(slots)
+                        .saturating_add(results)
+                        .saturating_add(THREAD_COST)
+                        >> 20,
                     free >> 20
                 );
                 return Err(ENOMEM);
