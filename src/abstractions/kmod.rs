@@ -10,12 +10,21 @@
 
 use kernel::{
     bindings,
+    ffi::c_ulong,
     prelude::*, //
 };
 
 /// What `request_module()` returns when modprobe answers "module not found":
 /// modprobe's exit status 1, as the wait status the helper API reports.
 pub(crate) const MODULE_NOT_FOUND: i32 = 256;
+
+/// `MODULE_NAME_LEN` of include/linux/module.h: the room for a module's
+/// name with its NUL, `64 - sizeof(unsigned long)` (`MAX_PARAM_PREFIX_LEN`
+/// of include/linux/moduleparam.h): 56 on 64-bit architectures, 60 on 32-bit
+/// ones.  bindgen cannot evaluate a `sizeof` in a macro, so it is written
+/// here as the header writes it; the `rust_kmod` suite holds it against the
+/// `name` of `struct module`.
+pub(crate) const MODULE_NAME_LEN: usize = 64 - size_of::<c_ulong>();
 
 /// `MAX_KMOD_CONCURRENT` of kernel/module/kmod.c: at most this many modprobe
 /// helpers run at once; further `request_module()` calls wait for a slot.
@@ -28,7 +37,7 @@ pub(crate) const MAX_KMOD_CONCURRENT: usize = 50;
 /// status (`MODULE_NOT_FOUND` when there is no such module), or a negative
 /// errno: `-ENOENT` when no usermode helper can run (none installed, an
 /// empty or wrong `kernel.modprobe`, or no root file system yet),
-/// `-ENAMETOOLONG` for names of `MODULE_NAME_LEN` (56) bytes or more,
+/// `-ENAMETOOLONG` for names of [`MODULE_NAME_LEN`] bytes or more,
 /// `-ETIME` when no modprobe slot freed up in time.
 ///
 /// May sleep for as long as modprobe runs.
@@ -53,8 +62,8 @@ mod tests {
     /// with -ENOENT first, which is a SKIP with the reason.
     #[test]
     fn name_too_long() {
-        let mut long = [b'm'; 57];
-        long[56] = 0;
+        let mut long = [b'm'; MODULE_NAME_LEN + 1];
+        long[MODULE_NAME_LEN] = 0;
         let long = CStr::from_bytes_with_nul(&long);
         assert!(long.is_ok());
         if let Ok(long) = long {
@@ -67,6 +76,16 @@ mod tests {
             }
             assert_eq!(ret, compat::enametoolong().to_errno());
         }
+    }
+
+    /// [`MODULE_NAME_LEN`] is the length of the name array of the kernel's
+    /// own `struct module` on this architecture.
+    #[test]
+    fn module_name_len_is_the_kernels() {
+        fn len<T, const N: usize>(_: fn(&bindings::module) -> &[T; N]) -> usize {
+            N
+        }
+        assert_eq!(len(|module| &module.name), MODULE_NAME_LEN);
     }
 
     /// Without a usermode helper (no modprobe in a KUnit kernel) the kernel
