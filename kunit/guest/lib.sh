@@ -83,6 +83,14 @@ check_kernel_log() {
 	return $rc
 }
 
+# hang_report WHAT: after a hang, no unload (it would hang too): the blocked
+# tasks the kernel named, then the rest of check_kernel_log.
+hang_report() {
+	echo "# $1 hung: no unload; the kernel's reports follow"
+	dmesg | grep -E -A12 'INFO: task .* blocked|blocked on a mutex' | head -80 | sed 's/^/# /'
+	check_kernel_log --no-unload || true
+}
+
 # wait_while PID SECONDS: waits until process PID has ended or SECONDS have
 # passed; returns 0 if it ended (its status is still to be collected with
 # wait), 1 if it still runs.  A process in an uninterruptible sleep cannot be

@@ -52,9 +52,7 @@ part 1 trigger_running 0
 part 2 writers_arriving 1
 log_rc=0
 if [ $hung = 1 ]; then
-	echo "# the driver hung: no unload; the kernel's reports follow"
-	dmesg | grep -E -A12 'INFO: task .* blocked|blocked on a mutex' | head -80 | sed 's/^/# /'
-	check_kernel_log --no-unload || true
+	hang_report "the driver"
 	log_rc=1
 else
 	[ -d "$MISC/test_kmod0" ] || modprobe test_kmod
