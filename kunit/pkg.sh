@@ -19,8 +19,9 @@
 #   qemu-arm, qemu-misc, qemu-ppc, qemu-s390x
 #           the QEMU of another architecture, for kunit/run --arch=...
 #           (kunit/matrix): arm64 and arm; riscv (with OpenSBI) and
-#           loongarch; powerpc; s390 (part of qemu-system-misc before
-#           QEMU 9.2, its own package since)
+#           loongarch; powerpc (with the binutils its boot wrapper runs);
+#           s390 (part of qemu-system-misc before QEMU 9.2, its own package
+#           since)
 #
 # Installing on a machine as it comes: a set is installed in one apt call.
 # When apt cannot resolve it on the machine's own sources (a machine that
@@ -52,7 +53,7 @@ pkg_set() {
 	roots)	printf '%s\n' debootstrap ;;
 	qemu-arm)	printf '%s\n' qemu-system-arm ;;
 	qemu-misc)	printf '%s\n' qemu-system-misc opensbi ;;
-	qemu-ppc)	printf '%s\n' qemu-system-ppc ;;
+	qemu-ppc)	printf '%s\n' qemu-system-ppc binutils-powerpc-linux-gnu binutils-powerpc64le-linux-gnu ;;
 	qemu-s390x)	printf '%s\n' qemu-system-s390x ;;
 	*)	pkg_log "unknown package set '$1' (sets: ${PKG_SETS[*]})"; return 2 ;;
 	esac
