@@ -9,10 +9,12 @@
 //! computed here from the constants it is made of, as each architecture's
 //! header defines it: `UL(1) << THREAD_SHIFT` on arm64
 //! (arch/arm64/include/asm/memory.h, where `THREAD_SIZE_ORDER` exists only
-//! when the stack is at least a page), `SZ_16K` on LoongArch
-//! (arch/loongarch/include/asm/thread_info.h, whose `THREAD_SIZE_ORDER` is an
-//! `ilog2()`), and `PAGE_SIZE << THREAD_SIZE_ORDER` everywhere else Rust
-//! builds (x86, RISC-V, arm, UML).
+//! when the stack is at least a page) and `1 << THREAD_SHIFT` on powerpc
+//! (arch/powerpc/include/asm/thread_info.h, where `THREAD_SIZE_ORDER` is
+//! negative when the stack is smaller than a 64K page), `SZ_16K` on
+//! LoongArch (arch/loongarch/include/asm/thread_info.h, whose
+//! `THREAD_SIZE_ORDER` is an `ilog2()`), and `PAGE_SIZE << THREAD_SIZE_ORDER`
+//! everywhere else Rust builds (x86, RISC-V, arm, s390, UML).
 
 use kernel::{
     bindings,
@@ -20,7 +22,7 @@ use kernel::{
 };
 
 /// `THREAD_SIZE`: the size of every task's kernel stack, in bytes.
-#[cfg(CONFIG_ARM64)]
+#[cfg(any(CONFIG_ARM64, CONFIG_PPC))]
 pub(crate) const THREAD_SIZE: usize = 1 << bindings::THREAD_SHIFT;
 
 /// `THREAD_SIZE`: the size of every task's kernel stack, in bytes.
@@ -28,7 +30,7 @@ pub(crate) const THREAD_SIZE: usize = 1 << bindings::THREAD_SHIFT;
 pub(crate) const THREAD_SIZE: usize = bindings::THREAD_SIZE as usize;
 
 /// `THREAD_SIZE`: the size of every task's kernel stack, in bytes.
-#[cfg(not(any(CONFIG_ARM64, CONFIG_LOONGARCH)))]
+#[cfg(not(any(CONFIG_ARM64, CONFIG_PPC, CONFIG_LOONGARCH)))]
 pub(crate) const THREAD_SIZE: usize = bindings::PAGE_SIZE << bindings::THREAD_SIZE_ORDER;
 
 /// The size of `struct task_struct` as this kernel lays it out (the
@@ -66,7 +68,8 @@ mod tests {
 
     /// Stacks are at least 8 KiB, a power of two; KASAN doubles them on
     /// x86_64 (`KASAN_STACK_ORDER`), to 32 KiB.  (Not always whole pages:
-    /// arm64 with 64 KiB pages and no `VMAP_STACK` had 16 KiB stacks.)
+    /// arm64 and powerpc with 64 KiB pages and no `VMAP_STACK` have 16 KiB
+    /// stacks.)
     #[test]
     fn stack_size() {
         assert!(THREAD_SIZE >= 8192);
