@@ -45,9 +45,9 @@ fmt_secs() { printf '%dm %02ds' $(($1 / 60)) $(($1 % 60)); }
 ARCHS=(um x86_64 arm64 arm64-16k arm64-64k arm riscv loongarch powerpcle powerpc32 s390)
 
 # arch_params ARCH: sets KARCH (kunit.py's --arch), LINUX_ARCH (make's
-# ARCH=), KCROSS (make's CROSS_COMPILE=, for binutils only), KSET (the package set of its QEMU, kunit/pkg.sh) and KUNIT_ARGS
-# (the kunit.py options it adds: page size, kconfig, cross binutils); dies
-# on an unknown ARCH.
+# ARCH=), KCROSS (make's CROSS_COMPILE=, for binutils only), KSET (the
+# package set of its QEMU, kunit/pkg.sh) and KUNIT_ARGS (the kunit.py options
+# it adds: page size, kconfig, cross binutils); dies on an unknown ARCH.
 arch_params() {
 	KUNIT_ARGS=() KCROSS=
 	case $1 in
@@ -77,9 +77,9 @@ arch_params() {
 }
 
 # clippy_module TREE ARCH BUILD [CROSS]: the module built with CLIPPY=1 from
-# kernel tree TREE in BUILD, which must be configured (with CROSS_COMPILE=CROSS
-# if it was built so); any rustc or clippy warning
-# or error fails.  Not counted: rustc's note on the -Ctarget-feature flags
+# kernel tree TREE in BUILD, which must be configured (with
+# CROSS_COMPILE=CROSS if it was built so); any rustc or clippy warning or
+# error fails.  Not counted: rustc's note on the -Ctarget-feature flags
 # some architectures' Makefiles give every crate (s390's backchain,
 # powerpc's vsx and mma), which says nothing of the code.
 clippy_module() {
